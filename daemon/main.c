@@ -1,0 +1,130 @@
+/* daemon/main.c: lodged's command line.
+ *
+ *   lodged [--group G] [--verbose] [--debug]   run the daemon in the foreground
+ *   lodged waitready [--timeout N]             wait until the API answers
+ *   lodged shutdown [--timeout N]              stop a running daemon cleanly
+ *
+ * LODGE_DIR selects the state directory (default /var/lib/lodge), as LXD_DIR does.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "daemon/server.h"
+#include "lib/banned.h"
+#include "lib/fs.h"
+#include "lib/log.h"
+#include "lib/str.h"
+
+static const char *arg_group;
+static bool arg_testing;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: lodged [OPTIONS] [COMMAND]\n\n"
+		"Runs the lodge daemon in the foreground (state in $LODGE_DIR, default /var/lib/lodge).\n\n"
+		"Commands:\n"
+		"  waitready [--timeout N]   Wait until the daemon answers on its socket\n"
+		"  shutdown [--timeout N]    Stop the running daemon cleanly\n"
+		"  version                   Print the version\n\n"
+		"Options:\n"
+		"  --group GROUP   Group owning the unix socket (default: root)\n"
+		"  -v, --verbose   Log informational messages\n"
+		"  -d, --debug     Log debug messages\n"
+		"  -h, --help      Show this help\n");
+}
+
+static const char *state_dir(void)
+{
+	const char *dir = getenv("LODGE_DIR");
+
+	return str_is_empty(dir) ? "/var/lib/lodge" : dir;
+}
+
+static int run_daemon(void)
+{
+	struct daemon d;
+	struct daemon_options opts = {
+		.dir = state_dir(),
+		.group = arg_group,
+		.testing = arg_testing,
+	};
+	struct error err = ERROR_INIT;
+	int r;
+
+	r = daemon_init(&d, &opts, &err);
+	if (r == 0)
+		r = server_environment_init(&d, &err);
+	if (r == 0)
+		r = daemon_run(&d);
+	if (r < 0)
+		log_error("%s", error_is_set(&err) ? error_message(&err) : strerror(-r));
+	daemon_release(&d);
+	error_clear(&err);
+	return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = { { "group", required_argument, NULL, 'g' },
+						 { "verbose", no_argument, NULL, 'v' },
+						 { "debug", no_argument, NULL, 'd' },
+						 { "testing", no_argument, NULL, 'T' },
+						 { "timeout", required_argument, NULL, 't' },
+						 { "help", no_argument, NULL, 'h' },
+						 {} };
+	uint64_t timeout = 0;
+	int c;
+
+	/* Descriptors we inherited must not reach containers (liblxc's attach leaks every
+	 * non-CLOEXEC fd of the calling process). */
+	fds_set_cloexec_from(3);
+	signal(SIGPIPE, SIG_IGN);
+	/* libuv's pool runs container starts and unpacks; its default of 4 threads would
+	 * let four slow jobs stall everything else. Must be set before the pool starts. */
+	setenv("UV_THREADPOOL_SIZE", "32", 0);
+
+	while ((c = getopt_long(argc, argv, "vdh", options, NULL)) >= 0) {
+		switch (c) {
+		case 'g':
+			arg_group = optarg;
+			break;
+		case 'v':
+			if (log_get_level() < LOG_LEVEL_INFO)
+				log_set_level(LOG_LEVEL_INFO);
+			break;
+		case 'd':
+			log_set_level(LOG_LEVEL_DEBUG);
+			break;
+		case 'T':
+			arg_testing = true;
+			break;
+		case 't':
+			if (parse_u64(optarg, &timeout) < 0) {
+				fprintf(stderr, "Error: invalid timeout '%s'\n", optarg);
+				return EXIT_FAILURE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return EXIT_FAILURE;
+		}
+	}
+
+	if (optind >= argc)
+		return run_daemon();
+	if (streq(argv[optind], "version")) {
+		printf("%s\n", LODGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	fprintf(stderr, "Error: unknown command '%s'\n", argv[optind]);
+	usage(stderr);
+	return EXIT_FAILURE;
+}
