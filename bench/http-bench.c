@@ -15,8 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/banned.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 struct worker {
 	pthread_t thread;

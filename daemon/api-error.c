@@ -2,8 +2,9 @@
 #include <errno.h>
 
 #include "daemon/api.h"
-#include "lib/banned.h"
 #include "lib/macro.h"
+
+#include "lib/banned.h"
 
 static const struct {
 	int code;

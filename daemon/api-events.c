@@ -5,8 +5,9 @@
 #include "daemon/events.h"
 #include "daemon/http.h"
 #include "daemon/router.h"
-#include "lib/banned.h"
 #include "lib/log.h"
+
+#include "lib/banned.h"
 
 static int api_events_ws(struct api_request *req, struct ws_conn *ws)
 {

@@ -7,6 +7,7 @@
 #include "daemon/daemon.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
+
 #include "lib/banned.h"
 
 static int operation_lookup(struct api_request *req, struct operation **ret)

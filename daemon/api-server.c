@@ -8,10 +8,12 @@
 #include "daemon/daemon.h"
 #include "daemon/events.h"
 #include "daemon/router.h"
+#include "daemon/server-config.h"
 #include "daemon/server.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "lib/log.h"
+
+#include "lib/banned.h"
 
 /* Advertise an extension only once what it promises works: clients switch behaviour on
  * these names (../shared/research/lxd-client-compat.md section 11). Each issue that makes
@@ -85,16 +87,55 @@ static int api_server_get(struct api_request *req)
 
 	j = server_untrusted_json();
 	json_object_set_new(j, "auth", json_string("trusted"));
-	json_object_set_new(j, "config", config);
+	json_object_set_new(j, "config", server_config_to_api(config));
 	json_object_set_new(j, "environment", server_environment(req->d));
-	return api_reply_sync_etag(req, j, config);
+	r = api_reply_sync_etag(req, j, config);
+	json_decref(config);
+	return r;
 }
 
-/* PUT /1.0: replaces the whole server config. PATCH /1.0: changes only the keys given. */
+struct config_job {
+	struct api_request *req;
+	json_t *config;
+	bool patch;
+	int r;
+	struct error err;
+};
+
+static void config_job_run(void *data)
+{
+	struct config_job *job = data;
+
+	job->r = server_config_update(job->req->d, job->config, job->patch, &job->err);
+}
+
+static void config_job_done(void *data)
+{
+	struct config_job *job = data;
+	struct api_request *req = job->req;
+
+	if (job->r == 0)
+		job->r = server_config_apply(req->d, &job->err);
+	if (job->r < 0) {
+		(void)api_reply_error(req, &job->err);
+	} else {
+		events_lifecycle(req->d->events, "default", "config-updated", "/1.0", NULL,
+				 &req->identity);
+		(void)api_reply_sync(req, NULL);
+	}
+	api_request_finish(req);
+	json_decref(job->config);
+	error_clear(&job->err);
+	free(job);
+}
+
+/* PUT /1.0: replaces the whole server config. PATCH /1.0: changes only the keys given.
+ * Validation and storage run on a worker (a trust password is hashed with scrypt). */
 static int api_server_update(struct api_request *req, bool patch)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
 	autojson json_t *body = NULL, *current = NULL;
+	struct config_job *job;
 	json_t *config;
 	int r;
 
@@ -113,11 +154,17 @@ static int api_server_update(struct api_request *req, bool patch)
 		return r;
 
 	config = json_object_get(body, "config");
-	r = server_config_update(req->d, config ? config : json_null(), patch, &err);
-	if (r < 0)
-		return api_reply_error(req, &err);
-	events_lifecycle(req->d->events, "default", "config-updated", "/1.0", NULL, &req->identity);
-	return api_reply_sync(req, NULL);
+	job = xcalloc(1, sizeof(*job));
+	job->req = req;
+	job->config = config ? json_incref(config) : json_object();
+	job->patch = patch;
+	r = daemon_queue_work(req->d, config_job_run, config_job_done, job);
+	if (r < 0) {
+		json_decref(job->config);
+		free(job);
+		return api_reply_errorf(req, r, "Failed to queue the configuration update");
+	}
+	return api_reply_later(req);
 }
 
 static int api_server_put(struct api_request *req)

@@ -8,9 +8,10 @@
 #include "daemon/daemon.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 static int sleep_run(struct operation *op, struct error *err)
 {

@@ -9,8 +9,9 @@
 #include <sys/socket.h>
 
 #include "daemon/daemon.h"
-#include "lib/banned.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 static void identify_unix(int fd, struct api_identity *id)
 {

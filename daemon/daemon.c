@@ -21,11 +21,12 @@
 #include "daemon/http.h"
 #include "daemon/operations.h"
 #include "db/db.h"
-#include "lib/banned.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/tls-cert.h"
+
+#include "lib/banned.h"
 
 struct loop_call {
 	struct list_head link;

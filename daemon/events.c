@@ -13,11 +13,12 @@
 
 #include "daemon/daemon.h"
 #include "daemon/http.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 struct events {
 	struct daemon *d;

@@ -24,11 +24,12 @@
 #include "daemon/auth.h"
 #include "daemon/daemon.h"
 #include "daemon/router.h"
-#include "lib/banned.h"
 #include "lib/chunked.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 #define HTTP_WRITE_CHUNK (32u << 10)
 #define HTTP_MAX_URI_ARG 8192

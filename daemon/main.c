@@ -14,10 +14,11 @@
 
 #include "daemon/daemon.h"
 #include "daemon/server.h"
-#include "lib/banned.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 static const char *arg_group;
 static bool arg_testing;
@@ -59,6 +60,8 @@ static int run_daemon(void)
 	r = daemon_init(&d, &opts, &err);
 	if (r == 0)
 		r = server_environment_init(&d, &err);
+	if (r == 0)
+		r = server_config_apply(&d, &err);
 	if (r == 0)
 		r = daemon_run(&d);
 	if (r < 0)

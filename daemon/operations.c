@@ -15,10 +15,11 @@
 #include "daemon/api.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 struct operations {
 	struct daemon *d;

@@ -7,9 +7,10 @@
 
 #include "daemon/api.h"
 #include "daemon/operations.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "lib/log.h"
+
+#include "lib/banned.h"
 
 static void reply_set_json(struct api_request *req, int status, json_t *envelope)
 {

@@ -4,8 +4,9 @@
 #include <string.h>
 
 #include "daemon/daemon.h"
-#include "lib/banned.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 static const struct route *const route_tables[] = {
 	api_server_routes,    api_operations_routes, api_events_routes,

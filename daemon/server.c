@@ -7,23 +7,66 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
-#include "lib/banned.h"
+#include "daemon/server-config.h"
+#include "db/db-config.h"
+#include "db/db.h"
 #include "lib/json.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 static json_t *server_env_cache;
 
 int server_config_get(struct daemon *d, json_t **ret, struct error *err)
 {
-	*ret = json_object();
-	return 0;
+	return db_config_load(d->db, ret, err);
+}
+
+struct config_update {
+	const json_t *config;
+	bool patch;
+};
+
+static int config_update_tx(struct db *db, void *data, struct error *err)
+{
+	struct config_update *u = data;
+	autojson json_t *current = NULL, *next = NULL;
+	int r;
+
+	r = db_config_load(db, &current, err);
+	if (r < 0)
+		return r;
+	if (u->patch)
+		r = server_config_patch(current, u->config, &next, err);
+	else
+		r = server_config_replace(current, u->config, &next, err);
+	if (r < 0)
+		return r;
+	return db_config_replace(db, next, err);
 }
 
 int server_config_update(struct daemon *d, const json_t *config, bool patch, struct error *err)
 {
-	return error_set(err, -EOPNOTSUPP, "Not yet");
+	struct config_update u = { .config = config, .patch = patch };
+
+	return db_transaction(d->db, config_update_tx, &u, err);
 }
 
+int server_config_apply(struct daemon *d, struct error *err)
+{
+	autojson json_t *config = NULL;
+	const char *address;
+	int r;
+
+	r = db_config_load(d->db, &config, err);
+	if (r < 0)
+		return r;
+	address = config_get(&server_config_schema, config, "core.https_address");
+	if (str_is_empty(address) ? !d->https_address
+				  : d->https_address && streq(address, d->https_address))
+		return 0;
+	return daemon_https_listen(d, address, err);
+}
 int server_environment_init(struct daemon *d, struct error *err)
 {
 	char host[256] = "";

@@ -10,13 +10,17 @@
 
 struct daemon;
 
-/* The stored config object (key -> string). New reference. */
+/* The stored config object (key -> string), as stored (hashes included). New reference. */
 int server_config_get(struct daemon *d, json_t **ret, struct error *err);
 
-/* Validates config (an object) and stores it: as a whole (PUT) or merged into the current
- * one (patch: keys given override, null or "" unsets). Then applies what changed live
- * (core.https_address). Nothing is stored when any key is refused. */
+/* Validates config (an object) and stores it in one transaction: as a whole (PUT) or
+ * merged into the current one (patch: keys given override, null or "" unsets). Nothing is
+ * stored when any key is refused. Blocks (a trust password is hashed with scrypt): call it
+ * from a worker thread. */
 int server_config_update(struct daemon *d, const json_t *config, bool patch, struct error *err);
+
+/* Applies the stored config to the running daemon (the HTTPS listener). Loop thread. */
+int server_config_apply(struct daemon *d, struct error *err);
 
 /* Gathers the host facts once (blocking reads of /proc and /sys): call at start-up. */
 int server_environment_init(struct daemon *d, struct error *err);

@@ -5,10 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "banned.h"
 #include "str.h"
 
-static int error_setv(struct error *err, int code, bool with_errno, const char *fmt, va_list ap)
+#include "banned.h"
+
+static _printf_(4, 0) int error_setv(struct error *err, int code, bool with_errno, const char *fmt,
+				      va_list ap)
 {
 	char *msg;
 

@@ -10,8 +10,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "banned.h"
 #include "str.h"
+
+#include "banned.h"
 
 int mkdir_p(const char *path, mode_t mode, struct error *err)
 {

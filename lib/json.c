@@ -4,8 +4,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "banned.h"
 #include "str.h"
+
+#include "banned.h"
 
 int json_parse(const char *data, size_t len, bool any_type, json_t **ret, struct error *err)
 {

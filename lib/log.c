@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "banned.h"
 #include "str.h"
+
+#include "banned.h"
 
 const char *const log_level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",

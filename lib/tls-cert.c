@@ -10,9 +10,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "banned.h"
 #include "fs.h"
 #include "str.h"
+
+#include "banned.h"
 
 static void x509_freep(X509 **x)
 {

@@ -3,8 +3,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "lib/banned.h"
 #include "lib/chunked.h"
+
+#include "lib/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,8 +2,9 @@
  * validation every PUT/PATCH /1.0 runs. */
 #include <stdint.h>
 
-#include "lib/banned.h"
 #include "lib/json.h"
+
+#include "lib/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,9 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/banned.h"
 #include "lib/fs.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

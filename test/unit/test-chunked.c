@@ -1,10 +1,11 @@
 #include <errno.h>
 #include <string.h>
 
-#include "lib/banned.h"
 #include "lib/chunked.h"
 #include "lib/str.h"
 #include "test/unit/unit.h"
+
+#include "lib/banned.h"
 
 static int collect(const char *data, size_t n, void *ctx)
 {

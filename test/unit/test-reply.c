@@ -2,9 +2,10 @@
 #include <string.h>
 
 #include "daemon/api.h"
-#include "lib/banned.h"
 #include "lib/json.h"
 #include "test/unit/unit.h"
+
+#include "lib/banned.h"
 
 static json_t *reply_json(struct api_request *req)
 {

@@ -4,8 +4,9 @@
 #include "daemon/api.h"
 #include "daemon/daemon.h"
 #include "daemon/router.h"
-#include "lib/banned.h"
 #include "test/unit/unit.h"
+
+#include "lib/banned.h"
 
 static struct daemon test_daemon;
 

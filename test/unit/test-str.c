@@ -2,11 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/banned.h"
 #include "lib/error.h"
 #include "lib/json.h"
 #include "lib/str.h"
 #include "test/unit/unit.h"
+
+#include "lib/banned.h"
 
 START_TEST(test_parse_u64_refuses_junk)
 {

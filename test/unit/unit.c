@@ -5,9 +5,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "lib/banned.h"
 #include "lib/log.h"
 #include "lib/str.h"
+
+#include "lib/banned.h"
 
 char unit_tmpdir[256];
 
