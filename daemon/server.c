@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/host.h"
 #include "daemon/server-config.h"
 #include "db/db-config.h"
 #include "db/db.h"
@@ -70,8 +71,12 @@ int server_config_apply(struct daemon *d, struct error *err)
 int server_environment_init(struct daemon *d, struct error *err)
 {
 	char host[256] = "";
-	json_t *env = json_object();
+	json_t *env = NULL;
+	int r;
 
+	r = host_environment_get(&env, err);
+	if (r < 0)
+		return r;
 	(void)gethostname(host, sizeof(host) - 1);
 	json_object_set_new(env, "addresses", json_array());
 	json_object_set_new(env, "certificate", json_string(d->server_cert_pem));
@@ -96,5 +101,10 @@ int server_environment_init(struct daemon *d, struct error *err)
 
 json_t *server_environment(struct daemon *d)
 {
-	return json_deep_copy(server_env_cache);
+	json_t *env = json_deep_copy(server_env_cache);
+
+	if (d->https_address)
+		json_object_set_new(env, "addresses",
+				    json_string_array((const char *[]){ d->https_address, NULL }));
+	return env;
 }

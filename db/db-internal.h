@@ -23,6 +23,7 @@
  */
 #pragma once
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stddef.h>
@@ -126,6 +127,13 @@ static inline int64_t db_column_int(sqlite3_stmt *stmt, int i)
 {
 	return sqlite3_column_int64(stmt, i);
 }
+
+/* The JSON document in column i (config, devices, lists), as a new reference; an empty
+ * object when the column is NULL or not valid JSON (it was validated before it was stored). */
+json_t *db_column_json(sqlite3_stmt *stmt, int i);
+
+/* Compact JSON text of value, for a TEXT column. The caller frees. */
+char *db_json_text(const json_t *value);
 
 /* Brings the schema of a freshly opened database up to db_schema_latest(), one migration
  * per transaction (db/schema.c). -EPROTO for a database newer than this binary. */

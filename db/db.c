@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db/db-internal.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
 
@@ -359,4 +360,17 @@ int db_transaction(struct db *db, int (*fn)(struct db *db, void *data, struct er
 		return q;
 	}
 	return r;
+}
+
+json_t *db_column_json(sqlite3_stmt *stmt, int i)
+{
+	const char *text = db_column_text(stmt, i);
+	json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+	return j ? j : json_object();
+}
+
+char *db_json_text(const json_t *value)
+{
+	return json_to_string(value ? value : json_null());
 }

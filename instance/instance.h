@@ -22,6 +22,7 @@
 #include "lib/macro.h"
 
 struct db;
+struct config_schema;
 struct instance_env;
 
 enum instance_type {
@@ -135,3 +136,40 @@ const struct instance_driver *instance_driver_for(enum instance_type type);
 
 /* True for a name clients may give an instance (as LXD: a hostname label). */
 bool instance_name_is_valid(const char *name);
+
+/* "container" (or "") / "virtual-machine"; -EINVAL otherwise. */
+int instance_type_parse(const char *s, enum instance_type *ret);
+
+/* The instance config key table (instance/instance-config.c). */
+extern const struct config_schema instance_config_schema;
+
+/* Checks a devices object: known types, the keys each takes, safe single-line values,
+ * absolute paths without "..". */
+int instance_devices_validate(const json_t *devices, struct error *err);
+
+/* The final check of an expanded config and devices, run by every path that writes an
+ * instance: keys against the table, devices, and (need_root) exactly one root disk. */
+int instance_config_validate(const json_t *config, const json_t *devices, bool need_root,
+			     struct error *err);
+
+/* Conversions between the model and db/db-instances.h rows. */
+int instance_from_row(const json_t *row, struct instance **ret, struct error *err);
+json_t *instance_to_row(const struct instance *inst);
+
+/* Applies profiles (in order) then the instance's own config and devices. New references. */
+int instance_expand_with(struct db *db, const json_t *profiles, const json_t *config,
+			 const json_t *devices, json_t **ret_config, json_t **ret_devices,
+			 struct error *err);
+int instance_expand(struct db *db, struct instance *inst, struct error *err);
+
+/* Loads and expands the instance called name. -ENOENT "Instance 'x' not found". */
+int instance_load(struct db *db, const char *name, struct instance **ret, struct error *err);
+
+/* The pool of the root disk device, NULL if none. Borrowed from inst. */
+const char *instance_root_pool(const struct instance *inst);
+
+/* The API's Instance object for a given status. New reference. */
+json_t *instance_to_json(const struct instance *inst, enum instance_status status);
+
+/* What a PUT replaces and the ETag covers. New reference. */
+json_t *instance_etag_source(const struct instance *inst);

@@ -1,0 +1,630 @@
+/* instance/lifecycle.c: create, start, stop, update, rename, delete and snapshots.
+ *
+ * These block (storage, liblxc): operations run them on worker threads. Each takes the
+ * instance's lock for its whole duration, so two operations on one instance never
+ * interleave (a start racing a delete), while different instances proceed in parallel.
+ *
+ * Crash safety: the database row is the truth. Create writes it last, in one transaction,
+ * after storage and driver state exist; delete removes it first. Whatever a crash leaves
+ * beside the database (a volume, a config directory) belongs to no row and is removed by
+ * instance_reconcile() at the next start.
+ */
+#include "instance/lifecycle.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/db-instances.h"
+#include "instance/instance.h"
+#include "lib/config.h"
+#include "lib/json.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/str.h"
+#include "storage/storage.h"
+
+#include "lib/banned.h"
+
+/* --- per-instance locks ------------------------------------------------------------------ */
+
+struct name_lock {
+	struct list_head link;
+	char *name;
+	unsigned users; /* holders and waiters */
+	bool held;
+	pthread_cond_t cond;
+};
+
+static pthread_mutex_t locks_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct list_head locks = LIST_HEAD_INIT(locks);
+
+static struct name_lock *name_lock_find(const char *name)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &locks) {
+		struct name_lock *l = list_entry(pos, struct name_lock, link);
+
+		if (streq(l->name, name))
+			return l;
+	}
+	return NULL;
+}
+
+void instance_lock(const char *name)
+{
+	struct name_lock *l;
+
+	pthread_mutex_lock(&locks_mutex);
+	l = name_lock_find(name);
+	if (!l) {
+		l = xcalloc(1, sizeof(*l));
+		l->name = xstrdup(name);
+		pthread_cond_init(&l->cond, NULL);
+		list_add_tail(&l->link, &locks);
+	}
+	l->users++;
+	while (l->held)
+		pthread_cond_wait(&l->cond, &locks_mutex);
+	l->held = true;
+	pthread_mutex_unlock(&locks_mutex);
+}
+
+bool instance_trylock(const char *name)
+{
+	bool ok;
+
+	pthread_mutex_lock(&locks_mutex);
+	ok = !name_lock_find(name);
+	pthread_mutex_unlock(&locks_mutex);
+	if (ok)
+		instance_lock(name);
+	return ok;
+}
+
+void instance_unlock(const char *name)
+{
+	struct name_lock *l;
+
+	pthread_mutex_lock(&locks_mutex);
+	l = name_lock_find(name);
+	if (l) {
+		l->held = false;
+		if (--l->users == 0) {
+			list_del(&l->link);
+			pthread_cond_destroy(&l->cond);
+			free(l->name);
+			free(l);
+		} else {
+			pthread_cond_signal(&l->cond);
+		}
+	}
+	pthread_mutex_unlock(&locks_mutex);
+}
+
+static long long now_sec(void)
+{
+	return (long long)time(NULL);
+}
+
+/* --- storage glue ------------------------------------------------------------------------ */
+
+static int root_pool_load(const struct instance_env *env, const struct instance *inst,
+			  struct storage_pool **ret, struct error *err)
+{
+	const char *pool = instance_root_pool(inst);
+
+	if (!pool)
+		return error_set(err, -EINVAL, "Instance '%s' has no root disk", inst->name);
+	return storage_pool_load(env->db, env->dir, pool, ret, err);
+}
+
+static int instance_mount(const struct instance_env *env, struct instance *inst, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	char *path = NULL;
+	int r;
+
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_mount(pool, inst->name, &path, err);
+	if (r < 0)
+		return r;
+	free(inst->rootfs);
+	inst->rootfs = path;
+	return 0;
+}
+
+static void instance_unmount(const struct instance_env *env, struct instance *inst)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	struct error err = ERROR_INIT;
+
+	if (root_pool_load(env, inst, &pool, &err) == 0 &&
+	    storage_instance_unmount(pool, inst->name, &err) < 0)
+		log_warn("Failed to unmount the root of '%s': %s, ignoring", inst->name,
+			 error_message(&err));
+	error_clear(&err);
+}
+
+/* --- status and state -------------------------------------------------------------------- */
+
+enum instance_status instance_status_get(const struct instance_env *env, struct instance *inst)
+{
+	if (!inst->driver)
+		return INSTANCE_ERROR;
+	return inst->driver->status(env, inst);
+}
+
+bool instance_is_running(const struct instance_env *env, struct instance *inst)
+{
+	enum instance_status s = instance_status_get(env, inst);
+
+	return s == INSTANCE_RUNNING || s == INSTANCE_FROZEN;
+}
+
+int instance_state(const struct instance_env *env, struct instance *inst, json_t **ret,
+		   struct error *err)
+{
+	return inst->driver->state(env, inst, ret, err);
+}
+
+/* --- create ------------------------------------------------------------------------------ */
+
+/* Fills what a new instance gets: its defaults, volatile keys, and validates the result. */
+static int create_prepare(const struct instance_env *env, struct instance *inst,
+			  const struct instance_create_args *a, struct error *err)
+{
+	autojson json_t *config = NULL;
+	int r;
+
+	if (!instance_name_is_valid(a->name))
+		return error_set(
+			err, -EINVAL,
+			"Invalid instance name '%s': use letters, digits and '-', up to 63 characters",
+			a->name);
+	inst->name = xstrdup(a->name);
+	inst->project = xstrdup("default");
+	inst->type = a->type;
+	inst->driver = instance_driver_for(a->type);
+	if (!inst->driver)
+		return error_set(err, -EOPNOTSUPP, "Instance type '%s' is not supported yet",
+				 instance_type_names[a->type]);
+	inst->architecture = xstrdup(str_is_empty(a->architecture) ? "x86_64" : a->architecture);
+	inst->description = xstrdup(a->description ? a->description : "");
+	inst->ephemeral = a->ephemeral;
+	inst->created_at = now_sec();
+
+	r = config_normalize(&instance_config_schema, a->config, &config, err);
+	if (r < 0)
+		return r;
+	inst->config = take_ptr(config);
+	r = instance_devices_validate(a->devices, err);
+	if (r < 0)
+		return r;
+	inst->devices = json_is_object(a->devices) ? json_deep_copy(a->devices) : json_object();
+	inst->profiles = json_is_array(a->profiles) ? json_deep_copy(a->profiles)
+						    : json_pack("[s]", "default");
+
+	if (a->image_properties) {
+		const char *key;
+		json_t *value;
+
+		json_object_foreach(a->image_properties, key, value)
+		{
+			autofree char *k = str_printf("image.%s", key);
+
+			if (json_is_string(value) &&
+			    config_value_is_safe(json_string_value(value)) &&
+			    config_key_find(&instance_config_schema, k))
+				json_object_set(inst->config, k, value);
+		}
+	}
+	if (a->fingerprint)
+		json_object_set_new(inst->config, "volatile.base_image",
+				    json_string(a->fingerprint));
+	json_object_set_new(inst->config, "volatile.last_state.power", json_string("STOPPED"));
+	{
+		autofree char *uuid = uuid_new();
+
+		json_object_set_new(inst->config, "volatile.uuid", json_string(uuid));
+	}
+
+	r = instance_expand(env->db, inst, err);
+	if (r < 0)
+		return r;
+	return instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
+}
+
+int instance_create(const struct instance_env *env, const struct instance_create_args *a,
+		    struct instance **ret, struct error *err)
+{
+	autoclean(instance_freep) struct instance *inst = xcalloc(1, sizeof(*inst));
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autojson json_t *row = NULL;
+	int64_t id = 0;
+	json_t *existing = NULL;
+	int r;
+
+	r = create_prepare(env, inst, a, err);
+	if (r < 0)
+		return r;
+	if (db_instance_get(env->db, inst->name, &existing, NULL) == 0) {
+		json_decref(existing);
+		return error_set(err, -EEXIST, "Instance '%s' already exists", inst->name);
+	}
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+
+	if (a->fingerprint)
+		r = storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
+	else
+		r = storage_instance_create_empty(pool, inst->name, err);
+	if (r < 0)
+		return r;
+
+	r = inst->driver->create(env, inst, err);
+	if (r < 0)
+		goto undo_storage;
+
+	row = instance_to_row(inst);
+	r = db_instance_create(env->db, row, &id, err);
+	if (r < 0)
+		goto undo_driver;
+	inst->id = id;
+	*ret = take_ptr(inst);
+	return 0;
+
+undo_driver:
+	(void)inst->driver->delete (env, inst, NULL);
+undo_storage:
+	(void)storage_instance_delete(pool, inst->name, NULL);
+	return r;
+}
+
+/* --- start, stop, freeze ----------------------------------------------------------------- */
+
+static void record_power_state(const struct instance_env *env, struct instance *inst,
+			       const char *state)
+{
+	autojson json_t *row = NULL;
+	struct error err = ERROR_INIT;
+
+	json_object_set_new(inst->config, "volatile.last_state.power", json_string(state));
+	row = instance_to_row(inst);
+	if (db_instance_update(env->db, inst->name, row, &err) < 0)
+		log_warn("Failed to record the power state of '%s': %s, ignoring", inst->name,
+			 error_message(&err));
+	error_clear(&err);
+}
+
+int instance_start(const struct instance_env *env, struct instance *inst, struct error *err)
+{
+	int r;
+
+	if (instance_is_running(env, inst))
+		return error_set(err, -EINVAL, "The instance is already running");
+	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
+	if (r < 0)
+		return r;
+	r = instance_mount(env, inst, err);
+	if (r < 0)
+		return r;
+	r = inst->driver->start(env, inst, err);
+	if (r < 0) {
+		instance_unmount(env, inst);
+		return r;
+	}
+	inst->last_used_at = now_sec();
+	(void)db_instance_touch(env->db, inst->name, inst->last_used_at, NULL);
+	record_power_state(env, inst, "RUNNING");
+	return 0;
+}
+
+int instance_stop(const struct instance_env *env, struct instance *inst, bool force,
+		  int timeout_sec, struct error *err)
+{
+	enum instance_status s = instance_status_get(env, inst);
+	int r;
+
+	if (s != INSTANCE_RUNNING && s != INSTANCE_FROZEN)
+		return error_set(err, -EINVAL, "The instance is already stopped");
+	if (s == INSTANCE_FROZEN && !force)
+		return error_set(err, -EINVAL,
+				 "The instance is frozen: unfreeze it first or force the stop");
+	r = inst->driver->stop(env, inst, force, timeout_sec, err);
+	if (r < 0)
+		return r;
+	instance_unmount(env, inst);
+	record_power_state(env, inst, "STOPPED");
+	if (inst->ephemeral)
+		return instance_delete(env, inst, err);
+	return 0;
+}
+
+int instance_freeze(const struct instance_env *env, struct instance *inst, bool freeze,
+		    struct error *err)
+{
+	enum instance_status s = instance_status_get(env, inst);
+
+	if (freeze && s != INSTANCE_RUNNING)
+		return error_set(err, -EINVAL, "The instance isn't running");
+	if (!freeze && s != INSTANCE_FROZEN)
+		return error_set(err, -EINVAL, "The instance is not frozen");
+	return freeze ? inst->driver->freeze(env, inst, err)
+		      : inst->driver->unfreeze(env, inst, err);
+}
+
+/* --- delete and rename ------------------------------------------------------------------- */
+
+int instance_delete(const struct instance_env *env, struct instance *inst, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autojson json_t *snaps = NULL;
+	size_t i;
+	json_t *snap;
+	int r;
+
+	if (instance_is_running(env, inst))
+		return error_set(err, -EBUSY, "The instance is currently running, stop it first");
+	if (config_get_bool(&instance_config_schema, inst->expanded_config,
+			    "security.protection.delete") &&
+	    !inst->ephemeral)
+		return error_set(
+			err, -EPERM,
+			"Instance '%s' is protected from deletion (security.protection.delete)",
+			inst->name);
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = db_snapshot_list(env->db, inst->name, &snaps, err);
+	if (r < 0)
+		return r;
+
+	/* The row goes first: from here on the instance is gone for every client, and what
+	 * a crash leaves behind belongs to no row and is reconciled away. */
+	r = db_instance_delete(env->db, inst->name, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(snaps, i, snap)
+	{
+		struct error e = ERROR_INIT;
+
+		if (storage_instance_snapshot_delete(pool, inst->name, json_get_str(snap, "name"),
+						     &e) < 0)
+			log_warn("Failed to delete snapshot storage of '%s': %s, ignoring",
+				 inst->name, error_message(&e));
+		error_clear(&e);
+	}
+	(void)inst->driver->delete (env, inst, NULL);
+	r = storage_instance_delete(pool, inst->name, err);
+	if (r < 0)
+		log_warn("Failed to delete the storage of '%s': %s, ignoring", inst->name,
+			 error_message(err));
+	error_clear(err);
+	return 0;
+}
+
+int instance_rename(const struct instance_env *env, struct instance *inst, const char *new_name,
+		    struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	if (!instance_name_is_valid(new_name))
+		return error_set(err, -EINVAL, "Invalid instance name '%s'", new_name);
+	if (instance_is_running(env, inst))
+		return error_set(err, -EBUSY, "Renaming of running instance not allowed");
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_rename(pool, inst->name, new_name, err);
+	if (r < 0)
+		return r;
+	r = inst->driver->rename(env, inst, new_name, err);
+	if (r < 0)
+		goto undo_storage;
+	r = db_instance_rename(env->db, inst->name, new_name, err);
+	if (r < 0)
+		goto undo_driver;
+	free(inst->name);
+	inst->name = xstrdup(new_name);
+	return 0;
+
+undo_driver:
+	(void)inst->driver->rename(env, &(struct instance){ .name = (char *)new_name }, inst->name,
+				   NULL);
+undo_storage:
+	(void)storage_instance_rename(pool, new_name, inst->name, NULL);
+	return r;
+}
+
+/* --- update ------------------------------------------------------------------------------ */
+
+int instance_update(const struct instance_env *env, struct instance *inst, const json_t *put,
+		    bool patch, struct error *err)
+{
+	autojson json_t *config = NULL, *devices = NULL, *profiles = NULL;
+	autojson json_t *exp_config = NULL, *exp_devices = NULL, *row = NULL;
+	autojson json_t *old_config = NULL, *old_devices = NULL;
+	json_t *v;
+	const char *key;
+	bool running;
+	int r;
+
+	/* config */
+	v = json_object_get(put, "config");
+	if (patch)
+		r = config_patch(&instance_config_schema, inst->config, v, &config, err);
+	else
+		r = config_replace(&instance_config_schema, inst->config, v, &config, err);
+	if (r < 0)
+		return r;
+	/* volatile keys belong to lodge: a PUT that omits them keeps them. */
+	json_object_foreach(inst->config, key, v)
+	{
+		if (str_has_prefix(key, "volatile.") && !json_object_get(config, key))
+			json_object_set(config, key, v);
+	}
+
+	/* devices */
+	v = json_object_get(put, "devices");
+	if (patch) {
+		devices = json_deep_copy(inst->devices);
+		if (json_is_object(v))
+			json_object_update(devices, v);
+	} else {
+		devices = json_is_object(v) ? json_deep_copy(v) : json_object();
+	}
+	r = instance_devices_validate(devices, err);
+	if (r < 0)
+		return r;
+
+	/* profiles */
+	v = json_object_get(put, "profiles");
+	if (json_is_array(v))
+		profiles = json_deep_copy(v);
+	else if (patch || json_is_null(v) || !v)
+		profiles = json_deep_copy(inst->profiles);
+
+	r = instance_expand_with(env->db, profiles, config, devices, &exp_config, &exp_devices,
+				 err);
+	if (r < 0)
+		return r;
+	r = instance_config_validate(exp_config, exp_devices, true, err);
+	if (r < 0)
+		return r;
+
+	running = instance_is_running(env, inst);
+	old_config = json_incref(inst->expanded_config);
+	old_devices = json_incref(inst->expanded_devices);
+
+	if (json_get_str(put, "description"))
+		free(inst->description),
+			inst->description = xstrdup(json_get_str(put, "description"));
+	(void)json_get_bool(put, "ephemeral", &inst->ephemeral);
+	json_decref(inst->config);
+	inst->config = take_ptr(config);
+	json_decref(inst->devices);
+	inst->devices = take_ptr(devices);
+	json_decref(inst->profiles);
+	inst->profiles = take_ptr(profiles);
+	json_decref(inst->expanded_config);
+	inst->expanded_config = take_ptr(exp_config);
+	json_decref(inst->expanded_devices);
+	inst->expanded_devices = take_ptr(exp_devices);
+
+	if (running && inst->driver->update_live) {
+		r = inst->driver->update_live(env, inst, old_config, old_devices, err);
+		if (r < 0)
+			return r;
+	}
+	row = instance_to_row(inst);
+	return db_instance_update(env->db, inst->name, row, err);
+}
+
+/* --- snapshots --------------------------------------------------------------------------- */
+
+int instance_snapshot_create(const struct instance_env *env, struct instance *inst,
+			     const char *name, long long expires_at, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autojson json_t *row = NULL;
+	int r;
+
+	if (!object_name_is_valid(name))
+		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", name);
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_snapshot_create(pool, inst->name, name, err);
+	if (r < 0)
+		return r;
+	row = json_pack("{s:s, s:s, s:b, s:O, s:O, s:O, s:I, s:I}", "name", name, "description", "",
+			"stateful", 0, "config", inst->config, "devices", inst->devices, "profiles",
+			inst->profiles, "created_at", (json_int_t)now_sec(), "expires_at",
+			(json_int_t)expires_at);
+	r = db_snapshot_create(env->db, inst->name, row, err);
+	if (r < 0) {
+		(void)storage_instance_snapshot_delete(pool, inst->name, name, NULL);
+		return r;
+	}
+	return 0;
+}
+
+int instance_snapshot_delete(const struct instance_env *env, struct instance *inst,
+			     const char *name, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = db_snapshot_delete(env->db, inst->name, name, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_snapshot_delete(pool, inst->name, name, err);
+	if (r < 0)
+		log_warn("Failed to delete the storage of snapshot '%s/%s': %s, ignoring",
+			 inst->name, name, error_message(err));
+	error_clear(err);
+	return 0;
+}
+
+int instance_snapshot_rename(const struct instance_env *env, struct instance *inst,
+			     const char *name, const char *new_name, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	if (!object_name_is_valid(new_name))
+		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", new_name);
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_snapshot_rename(pool, inst->name, name, new_name, err);
+	if (r < 0)
+		return r;
+	r = db_snapshot_rename(env->db, inst->name, name, new_name, err);
+	if (r < 0)
+		(void)storage_instance_snapshot_rename(pool, inst->name, new_name, name, NULL);
+	return r;
+}
+
+int instance_snapshot_restore(const struct instance_env *env, struct instance *inst,
+			      const char *name, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autojson json_t *snap = NULL, *put = NULL;
+	bool was_running = instance_is_running(env, inst);
+	int r;
+
+	r = db_snapshot_get(env->db, inst->name, name, &snap, err);
+	if (r < 0)
+		return r;
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	if (was_running) {
+		r = instance_stop(env, inst, true, -1, err);
+		if (r < 0)
+			return r;
+	}
+	r = storage_instance_snapshot_restore(pool, inst->name, name, err);
+	if (r < 0)
+		return r;
+	put = json_pack("{s:O, s:O, s:O}", "config", json_object_get(snap, "config"), "devices",
+			json_object_get(snap, "devices"), "profiles",
+			json_object_get(snap, "profiles"));
+	r = instance_update(env, inst, put, false, err);
+	if (r < 0)
+		return r;
+	if (was_running)
+		return instance_start(env, inst, err);
+	return 0;
+}
