@@ -103,9 +103,9 @@ int lxd_status_to_errno(int http_status)
 int lxd_response_parse(int http_status, const char *body, size_t len, struct lxd_response *ret,
 		       struct error *err)
 {
-	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
 	autojson json_t *j = NULL;
 	const char *type, *msg, *op;
+	json_t *meta;
 	long long code = 0;
 	int r;
 
@@ -137,16 +137,14 @@ int lxd_response_parse(int http_status, const char *body, size_t len, struct lxd
 		return error_set(err, -EIO, "Server sent a reply of unknown type '%s'",
 				 type ? type : "");
 
-	resp.status = http_status;
-	resp.type = streq(type, "sync") ? LXD_RESPONSE_SYNC : LXD_RESPONSE_ASYNC;
-	resp.metadata = json_object_get(j, "metadata");
-	resp.metadata = resp.metadata ? json_incref(resp.metadata) : json_null();
+	meta = json_object_get(j, "metadata");
 	op = json_get_str(j, "operation");
-	if (!str_is_empty(op))
-		resp.operation = xstrdup(op);
-
-	*ret = resp;
-	resp = (struct lxd_response)LXD_RESPONSE_INIT;
+	*ret = (struct lxd_response){
+		.status = http_status,
+		.type = streq(type, "sync") ? LXD_RESPONSE_SYNC : LXD_RESPONSE_ASYNC,
+		.metadata = meta ? json_incref(meta) : json_null(),
+		.operation = !str_is_empty(op) ? xstrdup(op) : NULL,
+	};
 	return 0;
 }
 

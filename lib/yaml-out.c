@@ -327,8 +327,6 @@ static int emit_object(yaml_emitter_t *e, const json_t *j, enum yaml_out_flags f
 	size_t n = json_object_size(j);
 	autofree const char **keys = xcalloc(n + 1, sizeof(*keys));
 	yaml_event_t ev;
-	const char *key;
-	json_t *v;
 	size_t i = 0;
 	int r;
 
@@ -337,7 +335,9 @@ static int emit_object(yaml_emitter_t *e, const json_t *j, enum yaml_out_flags f
 	if (r < 0)
 		return r;
 
-	json_object_foreach((json_t *)j, key, v) keys[i++] = key;
+	for (void *it = json_object_iter((json_t *)j); it;
+	     it = json_object_iter_next((json_t *)j, it))
+		keys[i++] = json_object_iter_key(it);
 	if (flags & YAML_OUT_SORT_KEYS)
 		qsort(keys, n, sizeof(*keys), key_cmp);
 
@@ -367,8 +367,7 @@ static int emit_array(yaml_emitter_t *e, const json_t *j, enum yaml_out_flags fl
 	if (r < 0)
 		return r;
 
-	json_array_foreach(j, i, v)
-	{
+	for (i = 0; i < json_array_size(j) && (v = json_array_get(j, i)); i++) {
 		r = emit_value(e, v, flags, err);
 		if (r < 0)
 			return r;

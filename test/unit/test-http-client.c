@@ -37,11 +37,12 @@ static int read_request(int fd, struct strbuf *sb)
 
 		head_end = strstr(strbuf_str(sb), "\r\n\r\n");
 		if (head_end) {
-			size_t head = (size_t)(head_end - sb->buf) + 4;
-			const char *cl = strcasestr(sb->buf, "Content-Length: ");
+			const char *all = strbuf_str(sb);
+			size_t head = (size_t)(head_end - all) + 4;
+			const char *cl = strcasestr(all, "Content-Length: ");
 
-			if (strcasestr(sb->buf, "Transfer-Encoding: chunked")) {
-				if (str_has_suffix(sb->buf + head, "0\r\n\r\n"))
+			if (strcasestr(all, "Transfer-Encoding: chunked")) {
+				if (str_has_suffix(all + head, "0\r\n\r\n"))
 					return 0;
 			} else if (!cl || sb->len - head >= strtoull(cl + 16, NULL, 10)) {
 				return 0;
@@ -719,11 +720,11 @@ static int ws_server(int fd, const void *arg)
 
 	if (read_request(fd, &req) < 0)
 		return 10;
-	if (!str_has_prefix(req.buf, "GET /1.0/events HTTP/1.1\r\n") ||
-	    !strstr(req.buf, "\r\nUpgrade: websocket\r\n") ||
-	    !strstr(req.buf, "\r\nSec-WebSocket-Version: 13\r\n"))
+	if (!str_has_prefix(strbuf_str(&req), "GET /1.0/events HTTP/1.1\r\n") ||
+	    !strstr(strbuf_str(&req), "\r\nUpgrade: websocket\r\n") ||
+	    !strstr(strbuf_str(&req), "\r\nSec-WebSocket-Version: 13\r\n"))
 		return 11;
-	key = strstr(req.buf, "\r\nSec-WebSocket-Key: ");
+	key = strstr(strbuf_str(&req), "\r\nSec-WebSocket-Key: ");
 	if (!key)
 		return 12;
 	key += 21;
