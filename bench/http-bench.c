@@ -50,6 +50,23 @@ static int read_response(int fd, char *buf, size_t size, size_t *have)
 	for (;;) {
 		char *end = memmem(buf, *have, "\r\n\r\n", 4);
 
+		if (end && memmem(buf, (size_t)(end - buf), "ransfer-Encoding: chunked", 25)) {
+			/* LXD answers chunked: read to the terminating zero-size chunk. */
+			size_t head = (size_t)(end - buf) + 4;
+			char *term;
+
+			while (!(term = memmem(buf + head, *have - head, "\r\n0\r\n\r\n", 7))) {
+				ssize_t n = read(fd, buf + *have, size - *have);
+
+				if (n <= 0)
+					return -1;
+				*have += (size_t)n;
+			}
+			term += 7;
+			memmove(buf, term, (size_t)(buf + *have - term));
+			*have = (size_t)(buf + *have - term);
+			return 0;
+		}
 		if (end) {
 			size_t head = (size_t)(end - buf) + 4;
 			char *cl = memmem(buf, head, "ontent-length:", 14);

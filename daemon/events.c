@@ -125,7 +125,7 @@ void events_send(struct events *ev, enum event_type type, const char *project, j
 		if (l->project && project && !streq(l->project, project))
 			continue;
 		/* A failure closes that listener; its closed callback unlinks it later. */
-		(void)ws_send(l->ws, false, text, strlen(text));
+		(void)ws_conn_send(l->ws, false, text, strlen(text));
 	}
 }
 

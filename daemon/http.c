@@ -544,7 +544,7 @@ static int ws_on_filter(struct lws *wsi, struct http_session *session)
 	return 0;
 }
 
-int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
+int ws_conn_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 {
 	struct ws_msg *m;
 
@@ -552,7 +552,7 @@ int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 		return -ENOTCONN;
 	if (ws->queued + len > WS_MAX_QUEUED) {
 		log_debug("Websocket peer too slow (%zu bytes queued), closing", ws->queued);
-		ws_close(ws, 1008);
+		ws_conn_close(ws, 1008);
 		return -ENOBUFS;
 	}
 	m = xmalloc(sizeof(*m) + LWS_PRE + len);
@@ -566,7 +566,7 @@ int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 	return 0;
 }
 
-void ws_close(struct ws_conn *ws, int status)
+void ws_conn_close(struct ws_conn *ws, int status)
 {
 	if (!ws->wsi || ws->close_after_drain)
 		return;

@@ -47,6 +47,6 @@ struct ws_conn {
 
 /* Queues one message; returns -ENOBUFS when the peer is too slow (the connection is then
  * closed), -ENOTCONN after close. */
-int ws_send(struct ws_conn *ws, bool binary, const void *data, size_t len);
+int ws_conn_send(struct ws_conn *ws, bool binary, const void *data, size_t len);
 /* Closes after everything queued was sent, with close status (1000 normal). */
-void ws_close(struct ws_conn *ws, int status);
+void ws_conn_close(struct ws_conn *ws, int status);

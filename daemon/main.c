@@ -11,11 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "daemon/daemon.h"
 #include "daemon/server.h"
 #include "lib/fs.h"
 #include "lib/log.h"
+#include "lib/lxd-client.h"
 #include "lib/str.h"
 
 #include "lib/banned.h"
@@ -44,6 +47,73 @@ static const char *state_dir(void)
 	const char *dir = getenv("LODGE_DIR");
 
 	return str_is_empty(dir) ? "/var/lib/lodge" : dir;
+}
+
+static char *socket_path(void)
+{
+	return str_printf("%s/unix.socket", state_dir());
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* lodged waitready: polls GET /1.0 until it answers (timeout 0: wait forever). */
+static int cmd_waitready(uint64_t timeout)
+{
+	autofree char *sock = socket_path();
+	long long deadline = now_ms() + (long long)timeout * 1000;
+
+	for (;;) {
+		autoclean(lxd_client_freep) struct lxd_client *c = lxd_client_new(sock);
+		struct error err = ERROR_INIT;
+		json_t *meta = NULL;
+		int r;
+
+		lxd_client_set_timeout(c, 2000);
+		r = lxd_get(c, "/1.0", &meta, &err);
+		json_decref(meta);
+		error_clear(&err);
+		if (r == 0)
+			return EXIT_SUCCESS;
+		if (timeout && now_ms() >= deadline) {
+			fprintf(stderr, "Error: lodged did not become ready within %llus\n",
+				(unsigned long long)timeout);
+			return EXIT_FAILURE;
+		}
+		usleep(20 * 1000);
+	}
+}
+
+/* lodged shutdown: asks the daemon to stop, then waits for its socket to go away. */
+static int cmd_shutdown(uint64_t timeout)
+{
+	autofree char *sock = socket_path();
+	autoclean(lxd_client_freep) struct lxd_client *c = lxd_client_new(sock);
+	struct lxd_response resp = LXD_RESPONSE_INIT;
+	struct error err = ERROR_INIT;
+	long long deadline = now_ms() + (long long)(timeout ? timeout : 600) * 1000;
+	int r;
+
+	r = lxd_query(c, "PUT", "/internal/shutdown", NULL, NULL, &resp, &err);
+	lxd_response_release(&resp);
+	if (r < 0) {
+		fprintf(stderr, "Error: %s\n", error_message(&err));
+		error_clear(&err);
+		return EXIT_FAILURE;
+	}
+	while (access(sock, F_OK) == 0) {
+		if (now_ms() >= deadline) {
+			fprintf(stderr, "Error: lodged did not stop within the timeout\n");
+			return EXIT_FAILURE;
+		}
+		usleep(20 * 1000);
+	}
+	return EXIT_SUCCESS;
 }
 
 static int run_daemon(void)
@@ -123,6 +193,10 @@ int main(int argc, char **argv)
 
 	if (optind >= argc)
 		return run_daemon();
+	if (streq(argv[optind], "waitready"))
+		return cmd_waitready(timeout);
+	if (streq(argv[optind], "shutdown"))
+		return cmd_shutdown(timeout);
 	if (streq(argv[optind], "version")) {
 		printf("%s\n", LODGE_VERSION);
 		return EXIT_SUCCESS;

@@ -12,6 +12,7 @@
 #include "instance/lifecycle.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -70,18 +71,6 @@ void instance_lock(const char *name)
 		pthread_cond_wait(&l->cond, &locks_mutex);
 	l->held = true;
 	pthread_mutex_unlock(&locks_mutex);
-}
-
-bool instance_trylock(const char *name)
-{
-	bool ok;
-
-	pthread_mutex_lock(&locks_mutex);
-	ok = !name_lock_find(name);
-	pthread_mutex_unlock(&locks_mutex);
-	if (ok)
-		instance_lock(name);
-	return ok;
 }
 
 void instance_unlock(const char *name)
@@ -148,6 +137,21 @@ static void instance_unmount(const struct instance_env *env, struct instance *in
 		log_warn("Failed to unmount the root of '%s': %s, ignoring", inst->name,
 			 error_message(&err));
 	error_clear(&err);
+}
+
+int instance_rootfs_open(const struct instance_env *env, struct instance *inst, int *ret_fd,
+			 struct error *err)
+{
+	int fd, r;
+
+	r = instance_mount(env, inst, err);
+	if (r < 0)
+		return r;
+	fd = open(inst->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno(err, -errno, "Failed to open the root of '%s'", inst->name);
+	*ret_fd = fd;
+	return 0;
 }
 
 /* --- status and state -------------------------------------------------------------------- */
@@ -627,4 +631,52 @@ int instance_snapshot_restore(const struct instance_env *env, struct instance *i
 	if (was_running)
 		return instance_start(env, inst, err);
 	return 0;
+}
+
+/* --- start-up ------------------------------------------------------------------------------ */
+
+/* LXD's rule: boot.autostart=true starts it; unset, it comes back if it was running when the
+ * host went down (volatile.last_state.power). A container that survived a lodged restart is
+ * simply still running. */
+static bool instance_wants_autostart(const struct instance *inst)
+{
+	const char *autostart =
+		json_string_value(json_object_get(inst->expanded_config, "boot.autostart"));
+	const char *last =
+		json_string_value(json_object_get(inst->config, "volatile.last_state.power"));
+	bool b = false;
+
+	if (autostart && parse_bool(autostart, &b) == 0)
+		return b;
+	return last && streq(last, "RUNNING");
+}
+
+void instances_autostart(const struct instance_env *env)
+{
+	autojson json_t *rows = NULL;
+	struct error err = ERROR_INIT;
+	size_t i;
+	json_t *row;
+
+	if (db_instance_list(env->db, &rows, &err) < 0) {
+		log_warn("Failed to list instances for autostart: %s, ignoring",
+			 error_message(&err));
+		error_clear(&err);
+		return;
+	}
+	json_array_foreach(rows, i, row)
+	{
+		autoclean(instance_freep) struct instance *inst = NULL;
+		const char *name = json_get_str(row, "name");
+
+		instance_lock(name);
+		if (instance_load(env->db, name, &inst, &err) == 0 && inst->driver &&
+		    !instance_is_running(env, inst) && instance_wants_autostart(inst)) {
+			log_info("Starting instance '%s' (autostart)", name);
+			if (instance_start(env, inst, &err) < 0)
+				log_warn("Failed to autostart '%s': %s", name, error_message(&err));
+		}
+		error_clear(&err);
+		instance_unlock(name);
+	}
 }

@@ -45,6 +45,16 @@ run_cleanup() {
 trap run_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Runs lodged (and so its bridges, dnsmasq and nftables) in a network namespace of the
+# test's own, so that nothing touches the host's interfaces. Call before daemon_start.
+use_netns() {
+	need_cmd ip
+	NETNS=lodge-test-$$
+	ip netns add "$NETNS" || skip "cannot create a network namespace"
+	at_exit 'ip netns del "$NETNS" 2>/dev/null'
+	ip -n "$NETNS" link set lo up
+}
+
 # Starts lodged (extra arguments are passed on) and waits until it answers.
 daemon_start() {
 	need_cmd curl jq
@@ -52,13 +62,33 @@ daemon_start() {
 	if [ -z "${LODGE_DIR:-}" ]; then
 		LODGE_DIR=$(mktemp -d /tmp/lodge-test.XXXXXX)
 		export LODGE_DIR
-		at_exit 'rm -rf "$LODGE_DIR"'
+		at_exit 'state_cleanup'
 	fi
 	SOCK="$LODGE_DIR/unix.socket"
-	"$LODGED" --debug --testing "$@" >"$LODGE_DIR/lodged.stderr" 2>&1 &
+	if [ -n "${NETNS:-}" ]; then
+		ip netns exec "$NETNS" "$LODGED" --debug --testing "$@" >>"$LODGE_DIR/lodged.stderr" 2>&1 &
+	else
+		"$LODGED" --debug --testing "$@" >>"$LODGE_DIR/lodged.stderr" 2>&1 &
+	fi
 	DAEMON_PID=$!
 	at_exit 'daemon_kill'
 	"$LODGED" waitready --timeout 10 || fail "lodged did not become ready"
+}
+
+# Containers outlive lodged by design: stop any the test left, unmount what its storage
+# mounted, then remove the state directory.
+state_cleanup() {
+	local c m
+	if [ -d "$LODGE_DIR/containers" ] && command -v lxc-stop >/dev/null; then
+		for c in "$LODGE_DIR"/containers/*/; do
+			[ -d "$c" ] || continue
+			lxc-stop -P "$LODGE_DIR/containers" -n "$(basename "$c")" -k >/dev/null 2>&1 || true
+		done
+	fi
+	for m in $(awk -v d="$LODGE_DIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null || true
+	done
+	rm -rf "$LODGE_DIR"
 }
 
 daemon_kill() {

@@ -1,0 +1,70 @@
+/* instance/lifecycle.h: what can be done to an instance. Every function here blocks
+ * (storage, liblxc): call them from an operation's run function or daemon_queue_work(),
+ * holding instance_lock() on the instance's name. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "instance/instance.h"
+
+/* Serialises work on one instance name across threads (create, start, delete, ...). */
+void instance_lock(const char *name);
+void instance_unlock(const char *name);
+
+struct instance_create_args {
+	const char *name;
+	enum instance_type type;
+	const char *description;
+	const char *architecture; /* "" or NULL: the host's */
+	const json_t *config;	  /* the instance's own keys (validated here) */
+	const json_t *devices;
+	const json_t *profiles; /* NULL: ["default"] */
+	bool ephemeral;
+	const char *fingerprint;	/* image to clone, NULL for an empty root */
+	const json_t *image_properties; /* copied as image.* keys */
+};
+
+/* Creates the instance: root volume (cloned from the image), driver state, then the
+ * database row. On failure nothing is left. */
+int instance_create(const struct instance_env *env, const struct instance_create_args *args,
+		    struct instance **ret, struct error *err);
+
+enum instance_status instance_status_get(const struct instance_env *env, struct instance *inst);
+bool instance_is_running(const struct instance_env *env, struct instance *inst);
+int instance_state(const struct instance_env *env, struct instance *inst, json_t **ret,
+		   struct error *err);
+
+/* A directory descriptor (O_PATH) on the instance's root filesystem as stored on the host
+ * (mounted if it was not), for instance/files.c. Container uids are the on-disk uids (the
+ * rootfs is idmapped at the container's mount, not here). */
+int instance_rootfs_open(const struct instance_env *env, struct instance *inst, int *ret_fd,
+			 struct error *err);
+
+int instance_start(const struct instance_env *env, struct instance *inst, struct error *err);
+/* timeout_sec -1: the driver's default. An ephemeral instance is deleted once stopped. */
+int instance_stop(const struct instance_env *env, struct instance *inst, bool force,
+		  int timeout_sec, struct error *err);
+int instance_freeze(const struct instance_env *env, struct instance *inst, bool freeze,
+		    struct error *err);
+int instance_delete(const struct instance_env *env, struct instance *inst, struct error *err);
+int instance_rename(const struct instance_env *env, struct instance *inst, const char *new_name,
+		    struct error *err);
+
+/* Applies an InstancePut (PUT: replace, patch: merge): validates the expanded result,
+ * stores it and applies it live when running. volatile.* keys are kept. */
+int instance_update(const struct instance_env *env, struct instance *inst, const json_t *put,
+		    bool patch, struct error *err);
+
+int instance_snapshot_create(const struct instance_env *env, struct instance *inst,
+			     const char *name, long long expires_at, struct error *err);
+int instance_snapshot_delete(const struct instance_env *env, struct instance *inst,
+			     const char *name, struct error *err);
+int instance_snapshot_rename(const struct instance_env *env, struct instance *inst,
+			     const char *name, const char *new_name, struct error *err);
+int instance_snapshot_restore(const struct instance_env *env, struct instance *inst,
+			      const char *name, struct error *err);
+
+/* At daemon start: starts the instances that should run (boot.autostart, or running when
+ * the host went down). Failures are logged. Blocks. */
+void instances_autostart(const struct instance_env *env);

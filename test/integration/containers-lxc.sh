@@ -1,0 +1,124 @@
+#!/bin/bash
+# Daily container work with the real `lxc` client (Debian's lxd-client 5.0.2), unchanged:
+# launch, list, info, exec, file push/pull, snapshot/restore, config, profiles, stop,
+# start, restart, delete; plus re-attaching after lodged is killed.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd lxc busybox
+[ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
+use_netns
+daemon_start
+export LXD_DIR=$LODGE_DIR
+
+"$LODGE_SRCDIR/images/build-busybox.sh" "$LODGE_DIR/busybox.tar.xz" >/dev/null ||
+	fail "building the busybox image"
+lxc image import "$LODGE_DIR/busybox.tar.xz" --alias busybox >/dev/null || fail "image import"
+
+# launch, list, info
+lxc launch busybox c1 >/dev/null || fail "lxc launch"
+assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after launch"
+assert_eq "$(lxc list --format json | jq -r '.[0].name')" c1 "lxc list --format json"
+lxc info c1 | grep -q "^Status: RUNNING" || fail "lxc info: $(lxc info c1)"
+
+# exec: output, exit code, environment, stdin
+assert_eq "$(lxc exec c1 -- sh -c 'echo hi; echo err >&2; exit 3' 2>/dev/null)" hi "exec stdout"
+set +e
+lxc exec c1 -- sh -c 'exit 7'
+rc=$?
+set -e
+assert_eq "$rc" 7 "exec exit code"
+assert_eq "$(lxc exec c1 --env FOO=bar -- sh -c 'echo $FOO')" bar "exec --env"
+assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
+assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
+assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
+assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
+# A pty, as `lxc exec -t` gives: the command sees a terminal.
+out=$(script -qec "lxc exec c1 -t -- sh -c 'test -t 0 && echo tty'" /dev/null | tr -d '\r')
+assert_match "$out" tty "exec -t"
+
+# 50 simultaneous execs into one container all return with their output.
+for i in $(seq 50); do
+	(lxc exec c1 -- sh -c "echo out-$i" >"$LODGE_DIR/exec-$i.out" 2>&1) &
+done
+wait
+for i in $(seq 50); do
+	assert_eq "$(cat "$LODGE_DIR/exec-$i.out")" "out-$i" "concurrent exec $i"
+done
+
+# files
+printf 'hello\n' >"$LODGE_DIR/hello.txt"
+lxc file push "$LODGE_DIR/hello.txt" c1/root/hello.txt --mode 0640 || fail "file push"
+assert_eq "$(lxc exec c1 -- cat /root/hello.txt)" hello "pushed content"
+assert_eq "$(lxc exec c1 -- stat -c %a /root/hello.txt)" 640 "pushed mode"
+lxc file pull c1/root/hello.txt "$LODGE_DIR/pulled.txt" || fail "file pull"
+cmp "$LODGE_DIR/hello.txt" "$LODGE_DIR/pulled.txt" || fail "pulled content differs"
+mkdir -p "$LODGE_DIR/tree/sub" && echo a >"$LODGE_DIR/tree/a" && echo b >"$LODGE_DIR/tree/sub/b"
+ln -s a "$LODGE_DIR/tree/lnk"
+lxc file push -r "$LODGE_DIR/tree" c1/root/ || fail "file push -r"
+assert_eq "$(lxc exec c1 -- cat /root/tree/sub/b)" b "recursive push"
+assert_eq "$(lxc exec c1 -- readlink /root/tree/lnk)" a "pushed symlink"
+mkdir "$LODGE_DIR/back"
+lxc file pull -r c1/root/tree "$LODGE_DIR/back/" || fail "file pull -r"
+assert_eq "$(cat "$LODGE_DIR/back/tree/sub/b")" b "recursive pull"
+lxc file delete c1/root/hello.txt || fail "file delete"
+lxc exec c1 -- test ! -e /root/hello.txt || fail "deleted file still there"
+# A symlink inside the container that points at the host's /etc stays inside.
+lxc exec c1 -- ln -s /etc /root/escape
+lxc file push "$LODGE_DIR/hello.txt" c1/root/escape/lodge-escape-test || true
+[ -e /etc/lodge-escape-test ] && fail "file push escaped the container"
+
+# config: live limits, refusal of bad keys and injected lines
+lxc config set c1 limits.memory 64MiB || fail "config set limits.memory"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config get"
+if lxc config set c1 limits.memory "$(printf '1\nlxc.init.cmd=/bin/evil')" 2>/dev/null; then
+	fail "a newline was accepted into limits.memory"
+fi
+if lxc config set c1 raw.lxc "lxc.init.cmd=/bin/evil" 2>/dev/null; then
+	fail "raw.lxc accepted"
+fi
+
+# snapshots
+lxc exec c1 -- sh -c 'echo before > /root/state'
+lxc snapshot c1 s0 || fail "snapshot"
+lxc exec c1 -- sh -c 'echo after > /root/state'
+assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
+lxc restore c1 s0 || fail "restore"
+assert_eq "$(lxc exec c1 -- cat /root/state)" before "restored content"
+lxc delete c1/s0 || fail "snapshot delete"
+
+# profiles
+lxc profile create p1 >/dev/null || fail "profile create"
+lxc profile set p1 environment.GREETING hello || fail "profile set"
+lxc profile add c1 p1 >/dev/null || fail "profile add"
+assert_eq "$(lxc exec c1 -- sh -c 'echo $GREETING')" hello "profile environment"
+lxc profile delete p1 2>/dev/null && fail "deleted a profile in use"
+lxc profile remove c1 p1 >/dev/null || fail "profile remove"
+lxc profile delete p1 || fail "profile delete"
+
+# stop, start, restart
+lxc stop c1 -f || fail "stop"
+assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after stop"
+lxc start c1 || fail "start"
+lxc restart c1 -f || fail "restart"
+assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after restart"
+
+# lodged killed: the container keeps running and lodged re-attaches to it.
+pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
+kill -KILL "$DAEMON_PID"
+DAEMON_PID=
+kill -0 "$pid_before" || fail "the container died with lodged"
+daemon_start
+assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after lodged restart"
+assert_eq "$(lxc exec c1 -- echo back)" back "exec after lodged restart"
+
+# delete removes every trace
+lxc delete -f c1 || fail "delete"
+lxc list --format csv | grep -q c1 && fail "c1 still listed"
+[ -e "$LODGE_DIR/containers/c1" ] && fail "container config left behind"
+ls "$LODGE_DIR"/storage-pools/default/containers 2>/dev/null | grep -q c1 && fail "storage left behind"
+
+# a failed create leaves nothing
+lxc launch busybox "bad_name" 2>/dev/null && fail "invalid name accepted"
+lxc launch nosuchimage c2 2>/dev/null && fail "unknown image accepted"
+lxc list --format csv | grep -q . && fail "something was left by failed creates"
+echo "PASS: containers with the lxc client"
