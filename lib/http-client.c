@@ -1362,6 +1362,7 @@ int ws_recv(struct ws *ws, struct ws_message *ret, struct error *err)
 	autoclean(strbuf_release) struct strbuf msg = STRBUF_INIT;
 	enum ws_opcode msg_op = WS_OP_CONTINUATION;
 	bool started = false;
+	size_t room;
 	int r;
 
 	if (ws->close_code != 0)
@@ -1371,9 +1372,17 @@ int ws_recv(struct ws *ws, struct ws_message *ret, struct error *err)
 		struct ws_frame_header h = { 0 };
 		uint8_t control[WS_CONTROL_MAX];
 
-		r = ws_read_header(ws, ws->max_message - msg.len, &h, err);
+		/* Control frames may come between fragments even when the message is at its
+		 * cap; the parser limits them to 125 bytes. */
+		room = msg.len < ws->max_message ? ws->max_message - msg.len : 0;
+		r = ws_read_header(ws, room > WS_CONTROL_MAX ? room : WS_CONTROL_MAX, &h, err);
 		if (r < 0)
 			return r;
+		if (!(h.opcode & 0x8) && h.payload_len > room)
+			return ws_fail(ws, WS_CLOSE_TOO_BIG,
+				       error_set(err, -EMSGSIZE,
+						 "Websocket message larger than %zu bytes",
+						 ws->max_message));
 		/* A server must not mask its frames (RFC 6455 5.1). */
 		if (h.masked)
 			return ws_fail(

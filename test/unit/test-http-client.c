@@ -674,6 +674,7 @@ enum ws_script {
 	WS_SCRIPT_BIG,
 	WS_SCRIPT_EOF,
 	WS_SCRIPT_STRAY_CONTINUATION,
+	WS_SCRIPT_PING_AT_CAP,
 };
 
 /* Reads one client frame; it must be masked. Returns the unmasked payload. */
@@ -766,6 +767,12 @@ static int ws_server(int fd, const void *arg)
 	case WS_SCRIPT_STRAY_CONTINUATION:
 		ws_frame_encode(&out, WS_OP_CONTINUATION, true, NULL, "x", 1);
 		break;
+	case WS_SCRIPT_PING_AT_CAP:
+		ws_frame_encode(&out, WS_OP_BINARY, false, NULL, "0123456789", 10);
+		ws_frame_encode(&out, WS_OP_PING, true, NULL, "p", 1);
+		ws_frame_encode(&out, WS_OP_CONTINUATION, true, NULL, "", 0);
+		ws_frame_encode(&out, WS_OP_CLOSE, true, NULL, "", 0);
+		break;
 	case WS_SCRIPT_EOF:
 		ws_frame_encode(&out, WS_OP_TEXT, false, NULL, "abc", 3);
 		break;
@@ -784,6 +791,15 @@ static int ws_server(int fd, const void *arg)
 		if (read_client_frame(fd, &h, &payload) < 0 || h.opcode != WS_OP_CLOSE ||
 		    payload.len != 2 || memcmp(payload.buf, "\x03\xe8", 2) != 0)
 			return 16;
+		return 0;
+	case WS_SCRIPT_PING_AT_CAP:
+		if (read_client_frame(fd, &h, &payload) < 0 || h.opcode != WS_OP_PONG ||
+		    !streq(strbuf_str(&payload), "p"))
+			return 20;
+		/* A close without a code is answered without one. */
+		if (read_client_frame(fd, &h, &payload) < 0 || h.opcode != WS_OP_CLOSE ||
+		    payload.len != 0)
+			return 21;
 		return 0;
 	case WS_SCRIPT_MASKED:
 	case WS_SCRIPT_STRAY_CONTINUATION:
@@ -859,6 +875,25 @@ START_TEST(test_ws_session)
 }
 END_TEST
 
+START_TEST(test_ws_control_frames_at_cap)
+{
+	struct ws_message m = WS_MESSAGE_INIT;
+	struct error err = ERROR_INIT;
+	struct ws *ws = NULL;
+	pid_t pid;
+
+	ck_assert_int_eq(ws_run(WS_SCRIPT_PING_AT_CAP, 10, &ws, &pid, &err), 0);
+	ck_assert_int_eq(ws_recv(ws, &m, &err), 1);
+	ck_assert_int_eq(m.opcode, WS_OP_BINARY);
+	ck_assert_uint_eq(m.len, 10);
+	ws_message_release(&m);
+	ck_assert_int_eq(ws_recv(ws, &m, &err), 0);
+	ck_assert_int_eq(ws_close_code(ws), WS_CLOSE_NO_STATUS);
+	ws_free(ws);
+	fake_finish(pid);
+}
+END_TEST
+
 static void check_ws_fails(enum ws_script script, size_t max_message, int code)
 {
 	struct ws_message m = WS_MESSAGE_INIT;
@@ -926,6 +961,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_ws_frame_hostile);
 	tcase_add_test(tc, test_utf8);
 	tcase_add_test(tc, test_ws_session);
+	tcase_add_test(tc, test_ws_control_frames_at_cap);
 	tcase_add_test(tc, test_ws_hostile);
 	suite_add_tcase(s, tc);
 	return s;
