@@ -124,7 +124,10 @@ static void run_exchange(struct run_pipes *p, const char *input, struct strbuf *
 				continue;
 			}
 			if (sinks[i]->len < RUN_OUTPUT_MAX)
-				strbuf_add(sinks[i], buf, (size_t)n);
+				strbuf_add(sinks[i], buf,
+					   (size_t)n < RUN_OUTPUT_MAX - sinks[i]->len
+						   ? (size_t)n
+						   : RUN_OUTPUT_MAX - sinks[i]->len);
 		}
 		if (fds[2].revents & (POLLOUT | POLLERR | POLLHUP)) {
 			ssize_t n = write(p->in[1], input + in_off, in_len - in_off);
