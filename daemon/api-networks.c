@@ -3,6 +3,7 @@
  * Creating, changing, renaming and deleting a network run `ip`, `nft` and dnsmasq, so
  * those handlers queue the work (daemon_queue_work) and answer when it is done, still as
  * the synchronous replies LXD's clients expect for networks. */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
@@ -86,6 +87,8 @@ enum network_job_kind {
 	NETWORK_JOB_PATCH,
 	NETWORK_JOB_RENAME,
 	NETWORK_JOB_DELETE,
+	NETWORK_JOB_LEASE_SET,
+	NETWORK_JOB_LEASE_REMOVE,
 };
 
 struct network_job {
@@ -93,10 +96,10 @@ struct network_job {
 	struct network_env env;
 	enum network_job_kind kind;
 	char *name;
-	char *new_name; /* rename */
+	char *new_name; /* rename; the owner of a lease */
 	char *type;	/* create */
 	char *description;
-	json_t *config;
+	json_t *config; /* the lease for NETWORK_JOB_LEASE_SET */
 	int r;
 	struct error err;
 };
@@ -121,6 +124,19 @@ static void network_job_run(void *data)
 	case NETWORK_JOB_DELETE:
 		job->r = network_delete(&job->env, job->name, &job->err);
 		break;
+	case NETWORK_JOB_LEASE_SET:
+		job->r = network_lease_set(
+			&job->env, job->name, job->new_name,
+			&(struct network_lease){ .hwaddr = json_get_str(job->config, "hwaddr"),
+						 .ipv4 = json_get_str(job->config, "ipv4.address"),
+						 .ipv6 = json_get_str(job->config, "ipv6.address"),
+						 .hostname =
+							 json_get_str(job->config, "hostname") },
+			&job->err);
+		break;
+	case NETWORK_JOB_LEASE_REMOVE:
+		job->r = network_lease_remove(&job->env, job->name, job->new_name, &job->err);
+		break;
 	}
 }
 
@@ -142,6 +158,7 @@ static void network_job_done(void *data)
 		[NETWORK_JOB_PATCH] = "network-updated",  [NETWORK_JOB_RENAME] = "network-renamed",
 		[NETWORK_JOB_DELETE] = "network-deleted",
 	};
+	static_assert(ARRAY_SIZE(actions) == NETWORK_JOB_DELETE + 1, "one action per API job");
 	struct network_job *job = data;
 	struct api_request *req = job->req;
 	const char *name = job->kind == NETWORK_JOB_RENAME ? job->new_name : job->name;
@@ -149,6 +166,8 @@ static void network_job_done(void *data)
 
 	if (job->r < 0) {
 		(void)api_reply_error(req, &job->err);
+	} else if (job->kind > NETWORK_JOB_DELETE) {
+		(void)api_reply_sync(req, NULL);
 	} else {
 		events_lifecycle(req->d->events, "default", actions[job->kind], url,
 				 job->kind == NETWORK_JOB_RENAME
@@ -310,6 +329,33 @@ static int api_network_delete(struct api_request *req)
 	return network_job_queue(network_job_new(req, NETWORK_JOB_DELETE, api_param(req, "name")));
 }
 
+/* PUT /internal/testing/networks/{name}/leases/{owner} {"hwaddr", "ipv4.address",
+ * "ipv6.address", "hostname"} and DELETE: what the instance driver calls for a nic with a
+ * static address, reachable by the test suite before containers run. */
+static int api_testing_lease_set(struct api_request *req)
+{
+	autojson json_t *body = NULL;
+	struct network_job *job;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	job = network_job_new(req, NETWORK_JOB_LEASE_SET, api_param(req, "name"));
+	job->new_name = xstrdup(api_param(req, "owner"));
+	job->config = json_incref(body);
+	return network_job_queue(job);
+}
+
+static int api_testing_lease_remove(struct api_request *req)
+{
+	struct network_job *job;
+
+	job = network_job_new(req, NETWORK_JOB_LEASE_REMOVE, api_param(req, "name"));
+	job->new_name = xstrdup(api_param(req, "owner"));
+	return network_job_queue(job);
+}
+
 const struct route api_networks_routes[] = {
 	{ .path = "/1.0/networks",
 	  .handlers = { [HTTP_GET] = api_networks_get, [HTTP_POST] = api_networks_post } },
@@ -321,5 +367,9 @@ const struct route api_networks_routes[] = {
 			[HTTP_DELETE] = api_network_delete } },
 	{ .path = "/1.0/networks/{name}/state", .handlers = { [HTTP_GET] = api_network_state } },
 	{ .path = "/1.0/networks/{name}/leases", .handlers = { [HTTP_GET] = api_network_leases } },
+	{ .path = "/internal/testing/networks/{name}/leases/{owner}",
+	  .handlers = { [HTTP_PUT] = api_testing_lease_set,
+			[HTTP_DELETE] = api_testing_lease_remove },
+	  .flags = ROUTE_TESTING },
 	{ NULL },
 };

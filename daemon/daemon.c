@@ -139,7 +139,7 @@ static int daemon_lock(struct daemon *d, struct error *err)
 
 static int daemon_prepare_dirs(struct daemon *d, struct error *err)
 {
-	static const char *const subdirs[] = { "logs", "tmp", "database", "networks" };
+	static const char *const subdirs[] = { "logs", "tmp", "database" };
 	int r;
 
 	r = mkdir_p(d->dir, 0711, err);

@@ -784,21 +784,41 @@ static int bridge_dnsmasq_ensure(struct network *net, struct error *err)
 	return dnsmasq_start(net->state_dir, (const char *const *)argv, err);
 }
 
+/* True when every directory of path (absolute) lets other users through (o+x). */
+static bool path_is_traversable(const char *path)
+{
+	autofree char *p = xstrdup(path);
+	struct stat st;
+
+	for (char *slash = p + strlen(p); slash; slash = strrchr(p, '/')) {
+		*slash = '\0';
+		if (stat(*p ? p : "/", &st) < 0 || !(st.st_mode & S_IXOTH))
+			return false;
+		if (!*p)
+			break;
+	}
+	return true;
+}
+
 static int bridge_dirs_ensure(struct network *net, struct error *err)
 {
 	autofree char *hosts = str_printf("%s/" DNSMASQ_HOSTS_DIR, net->state_dir);
+	autofree char *parent =
+		xstrndup(net->state_dir, (size_t)(strrchr(net->state_dir, '/') - net->state_dir));
 	int r;
 
-	/* dnsmasq, as nobody, re-reads the static leases on SIGHUP: it must traverse the
-	 * state directory and read the hosts directory. */
-	r = mkdir_p(net->state_dir, 0711, err);
-	if (r < 0)
-		return r;
+	/* dnsmasq, as nobody, re-reads the static leases on SIGHUP: it must traverse
+	 * $LODGE_DIR/networks/<name> and read the hosts directory. */
 	r = mkdir_p(hosts, 0755, err);
 	if (r < 0)
 		return r;
-	if (chmod(net->state_dir, 0711) < 0)
+	if (chmod(parent, 0711) < 0 || chmod(net->state_dir, 0711) < 0 || chmod(hosts, 0755) < 0)
 		return error_errno(err, -errno, "Failed to set the mode of '%s'", net->state_dir);
+	/* lodged makes its own state directory 0711; one made by someone else may not be. */
+	if (!path_is_traversable(parent))
+		log_warn(
+			"dnsmasq cannot re-read the static leases of network '%s': a directory above '%s' is closed to other users, ignoring",
+			net->name, parent);
 	return 0;
 }
 
