@@ -106,7 +106,8 @@ static int dir_list_sorted(const char *path, json_t **ret, struct error *err)
 	}
 	(void)closedir(dir);
 
-	qsort(names, n, sizeof(*names), str_cmp);
+	if (n > 0)
+		qsort(names, n, sizeof(*names), str_cmp);
 	arr = json_array();
 	for (size_t i = 0; i < n; i++) {
 		(void)json_array_append_new(arr, json_string(names[i]));

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,6 +89,16 @@ bool network_hwaddr_is_valid(const char *hwaddr)
 	if (sscanf(hwaddr, "%2x", &first) != 1)
 		return false;
 	return (first & 1) == 0; /* not multicast */
+}
+
+char *network_hwaddr_new(void)
+{
+	unsigned char b[3] = { 0 };
+
+	/* getrandom() of a few bytes does not fail once the pool is ready; zeros would still
+	 * be a valid address. */
+	(void)getrandom(b, sizeof(b), 0);
+	return str_printf("00:16:3e:%02x:%02x:%02x", b[0], b[1], b[2]);
 }
 
 static char *network_state_dir(const struct network_env *env, const char *name)
@@ -358,7 +369,9 @@ static void subnet_set_release(struct subnet_set *s)
 
 static void subnet_set_add(struct subnet_set *s, const struct subnet *items, size_t n)
 {
-	s->items = xrealloc(s->items, (s->n + n + 1) * sizeof(*s->items));
+	if (n == 0)
+		return;
+	s->items = xrealloc(s->items, (s->n + n) * sizeof(*s->items));
 	memcpy(s->items + s->n, items, n * sizeof(*items));
 	s->n += n;
 }

@@ -197,3 +197,7 @@ int network_lease_remove(const struct network_env *env, const char *name, const 
 
 /* True when hwaddr is a unicast MAC address written as six ':'-separated hex pairs. */
 bool network_hwaddr_is_valid(const char *hwaddr);
+
+/* A new random MAC address with LXD's prefix ("00:16:3e:xx:xx:xx") for a nic that has none
+ * (volatile.<nic>.hwaddr). The caller frees it. */
+char *network_hwaddr_new(void);

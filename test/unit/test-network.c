@@ -496,6 +496,12 @@ START_TEST(test_network_names_and_hwaddr)
 	ck_assert(!network_hwaddr_is_valid("00:16:3e:ab:cd"));
 	ck_assert(!network_hwaddr_is_valid("00-16-3e-ab-cd-01"));
 	ck_assert(!network_hwaddr_is_valid("ff:ff:ff:ff:ff:ff"));
+	{
+		autofree char *mac = network_hwaddr_new();
+
+		ck_assert(network_hwaddr_is_valid(mac));
+		ck_assert(str_has_prefix(mac, "00:16:3e:"));
+	}
 	ck_assert(network_driver_find("") == &network_driver_bridge);
 	ck_assert(network_driver_find("bridge") == &network_driver_bridge);
 	ck_assert_ptr_null(network_driver_find("ovn"));
@@ -524,6 +530,7 @@ START_TEST(test_db_networks_crud)
 {
 	autoclean(db_closep) struct db *db = open_db();
 	autojson json_t *config = json_ok("{\"ipv4.address\": \"10.0.0.1/24\"}");
+	autojson json_t *empty = json_object();
 	autoclean(db_network_freep) struct db_network *n = NULL;
 	struct error err = ERROR_INIT;
 	struct db_network **list = NULL;
@@ -548,7 +555,7 @@ START_TEST(test_db_networks_crud)
 		db_network_free(list[i]);
 	free(list);
 
-	ck_assert_int_eq(db_network_update(db, "br0", "second", json_object(), &err), 0);
+	ck_assert_int_eq(db_network_update(db, "br0", "second", empty, &err), 0);
 	ck_assert_int_eq(db_network_rename(db, "br0", "abr", &err), -EEXIST);
 	error_clear(&err);
 	ck_assert_int_eq(db_network_rename(db, "br0", "br1", &err), 0);
