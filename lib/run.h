@@ -14,7 +14,7 @@
 #include "error.h"
 
 /* The most of a tool's stderr (and stdout) kept; the rest is dropped. */
-#define RUN_OUTPUT_MAX (64 * 1024)
+#define RUN_OUTPUT_MAX ((size_t)64 * 1024)
 
 /* Runs argv (NULL-terminated) and waits for it. 0 when it exits with status 0; otherwise
  * -EIO (-ENOENT when the program is not installed) with "Failed to run '<argv[0]>':" and

@@ -109,7 +109,7 @@ int dnsmasq_stop(const char *state_dir, struct error *err)
 		log_debug("Stopping dnsmasq %d of '%s'", (int)pid, state_dir);
 		(void)kill(pid, SIGTERM);
 		for (int waited = 0; process_is_alive(pid); waited += 10) {
-			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			struct timespec ts = { 0, 10L * 1000 * 1000 };
 
 			if (waited >= DNSMASQ_STOP_TIMEOUT_MS) {
 				(void)kill(pid, SIGKILL);
