@@ -44,6 +44,13 @@ static const char *const api_extensions[] = {
 	"kernel_features",
 	"api_os",
 	"server_supported_storage_drivers",
+	"network",
+	"network_state",
+	"network_leases",
+	"network_leases_location",
+	"network_state_bond_bridge",
+	"network_firewall_filtering",
+	"network_dhcp_expiry",
 	NULL,
 };
 

@@ -25,6 +25,7 @@
 #include "lib/log.h"
 #include "lib/str.h"
 #include "lib/tls-cert.h"
+#include "network/network.h"
 
 #include "lib/banned.h"
 
@@ -270,6 +271,24 @@ int daemon_https_listen(struct daemon *d, const char *address, struct error *err
 	return 0;
 }
 
+/* Brings up the managed networks before clients can reach them, creating the default one
+ * on a first start when asked. A network that fails does not keep the daemon down: its
+ * error is logged and the API still serves (and can fix) it. Blocks on `ip`, `nft` and
+ * dnsmasq, before the loop runs. */
+static void daemon_networks_start(struct daemon *d, bool default_network)
+{
+	struct network_env env = { .db = d->db, .dir = d->dir };
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	int r;
+
+	if (default_network) {
+		r = network_default_init(&env, &err);
+		if (r < 0)
+			log_error("Failed to create the default network: %s", error_message(&err));
+	}
+	(void)network_start_all(&env);
+}
+
 int daemon_init(struct daemon *d, const struct daemon_options *opts, struct error *err)
 {
 	struct lws_context_creation_info info = { 0 };
@@ -306,6 +325,7 @@ int daemon_init(struct daemon *d, const struct daemon_options *opts, struct erro
 	r = daemon_load_certificate(d, err);
 	if (r < 0)
 		return r;
+	daemon_networks_start(d, opts->default_network);
 
 	r = uv_loop_init(&d->loop);
 	if (r < 0)

@@ -23,6 +23,9 @@ struct daemon_options {
 	const char *dir;   /* LODGE_DIR */
 	const char *group; /* owner group of the unix socket, NULL: root */
 	bool testing;	   /* enables /internal/testing routes for the test suite */
+	/* On a first start (no network yet), create lodgebr0 and put an eth0 nic on it into
+	 * the default profile (network_default_init). */
+	bool default_network;
 };
 
 struct daemon {

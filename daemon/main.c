@@ -1,6 +1,7 @@
 /* daemon/main.c: lodged's command line.
  *
  *   lodged [--group G] [--verbose] [--debug]   run the daemon in the foreground
+ *          [--no-default-network]              (or LODGE_NO_DEFAULT_NETWORK=1): no lodgebr0
  *   lodged waitready [--timeout N]             wait until the API answers
  *   lodged shutdown [--timeout N]              stop a running daemon cleanly
  *
@@ -25,6 +26,7 @@
 
 static const char *arg_group;
 static bool arg_testing;
+static int arg_default_network = -1; /* -1: unless --testing or LODGE_NO_DEFAULT_NETWORK=1 */
 
 static void usage(FILE *f)
 {
@@ -37,6 +39,9 @@ static void usage(FILE *f)
 		"  version                   Print the version\n\n"
 		"Options:\n"
 		"  --group GROUP   Group owning the unix socket (default: root)\n"
+		"  --no-default-network  Do not create lodgebr0 on a first start (also\n"
+		"                  LODGE_NO_DEFAULT_NETWORK=1; the default under --testing,\n"
+		"                  which --default-network overrides)\n"
 		"  -v, --verbose   Log informational messages\n"
 		"  -d, --debug     Log debug messages\n"
 		"  -h, --help      Show this help\n");
@@ -116,6 +121,20 @@ static int cmd_shutdown(uint64_t timeout)
 	return EXIT_SUCCESS;
 }
 
+/* The test suite's daemons must not add a bridge to the host they run on: --testing skips
+ * the default network unless a test (in its own network namespace) asks for it. */
+static bool default_network_wanted(void)
+{
+	const char *env = getenv("LODGE_NO_DEFAULT_NETWORK");
+	bool no = false;
+
+	if (arg_default_network >= 0)
+		return arg_default_network;
+	if (!str_is_empty(env) && parse_bool(env, &no) == 0 && no)
+		return false;
+	return !arg_testing;
+}
+
 static int run_daemon(void)
 {
 	struct daemon d;
@@ -123,6 +142,7 @@ static int run_daemon(void)
 		.dir = state_dir(),
 		.group = arg_group,
 		.testing = arg_testing,
+		.default_network = default_network_wanted(),
 	};
 	struct error err = ERROR_INIT;
 	int r;
@@ -147,6 +167,8 @@ int main(int argc, char **argv)
 						 { "verbose", no_argument, NULL, 'v' },
 						 { "debug", no_argument, NULL, 'd' },
 						 { "testing", no_argument, NULL, 'T' },
+						 { "default-network", no_argument, NULL, 'N' },
+						 { "no-default-network", no_argument, NULL, 'n' },
 						 { "timeout", required_argument, NULL, 't' },
 						 { "help", no_argument, NULL, 'h' },
 						 {} };
@@ -175,6 +197,12 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			arg_testing = true;
+			break;
+		case 'N':
+			arg_default_network = 1;
+			break;
+		case 'n':
+			arg_default_network = 0;
 			break;
 		case 't':
 			if (parse_u64(optarg, &timeout) < 0) {

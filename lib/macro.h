@@ -63,6 +63,12 @@ static inline void fclosep(FILE **f)
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
+/* streq() that takes NULL: equal when both are NULL or both hold the same string. */
+static inline _Bool streq_ptr(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_       __attribute__((unused))
 #define _noreturn_     __attribute__((noreturn))

@@ -18,6 +18,7 @@ PACKAGES=(
 	lxc-dev lxc libjansson-dev libyaml-dev libarchive-dev check
 	busybox-static uidmap curl jq openssl python3 python3-websockets
 	lxd-client python3-pylxd
+	iproute2 nftables dnsmasq-base
 )
 
 deps() {
