@@ -44,6 +44,9 @@ static const char *const api_extensions[] = {
 	"kernel_features",
 	"api_os",
 	"server_supported_storage_drivers",
+	"api_filtering",
+	"image_types",
+	"images_expiry",
 	NULL,
 };
 

@@ -10,6 +10,7 @@ extern const struct route api_server_routes[];
 extern const struct route api_operations_routes[];
 extern const struct route api_events_routes[];
 extern const struct route api_resources_routes[];
+extern const struct route api_images_routes[];
 extern const struct route api_testing_routes[];
 
 /* Finds the route for req->path and fills req->route and the path parameters. -ENOENT

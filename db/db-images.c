@@ -123,6 +123,30 @@ static bool is_hex_prefix(const char *s)
 	return true;
 }
 
+/* Every name in profiles (an array) must be a stored profile. */
+static int profiles_check(struct db *db, const json_t *profiles, struct error *err)
+{
+	size_t i;
+	json_t *p;
+	int r;
+
+	json_array_foreach(profiles, i, p)
+	{
+		int64_t n = 0;
+
+		if (!json_is_string(p))
+			return error_set(err, -EINVAL, "Profile names must be strings");
+		r = db_query_int(db, "SELECT COUNT(*) FROM profiles WHERE name = ?",
+				 DB_ARGS(DB_TEXT(json_string_value(p))), &n, err);
+		if (r < 0)
+			return r;
+		if (n == 0)
+			return error_set(err, -EINVAL, "Profile '%s' doesn't exist",
+					 json_string_value(p));
+	}
+	return 0;
+}
+
 int db_image_insert(struct db *db, const struct db_image *img, int64_t *ret_id, struct error *err)
 {
 	DB_LOCK_GUARD(db);
@@ -141,6 +165,11 @@ int db_image_insert(struct db *db, const struct db_image *img, int64_t *ret_id, 
 		return r;
 	if (exists)
 		return error_set(err, -EEXIST, "Image with same fingerprint already exists");
+	if (img->profiles) {
+		r = profiles_check(db, img->profiles, err);
+		if (r < 0)
+			return r;
+	}
 
 	r = db_run(db,
 		   "INSERT INTO images (fingerprint, type, filename, size, public, cached, "
@@ -240,24 +269,11 @@ static int image_update_tx(struct db *db, void *data, struct error *err)
 	const struct db_image *img = data;
 	autofree char *properties = json_to_string(img->properties);
 	autofree char *profiles = json_to_string(img->profiles);
-	size_t i;
-	json_t *p;
 	int r;
 
-	json_array_foreach(img->profiles, i, p)
-	{
-		int64_t n = 0;
-
-		if (!json_is_string(p))
-			return error_set(err, -EINVAL, "Profile names must be strings");
-		r = db_query_int(db, "SELECT COUNT(*) FROM profiles WHERE name = ?",
-				 DB_ARGS(DB_TEXT(json_string_value(p))), &n, err);
-		if (r < 0)
-			return r;
-		if (n == 0)
-			return error_set(err, -EINVAL, "Profile '%s' doesn't exist",
-					 json_string_value(p));
-	}
+	r = profiles_check(db, img->profiles, err);
+	if (r < 0)
+		return r;
 
 	r = db_run(db,
 		   "UPDATE images SET public = ?, auto_update = ?, properties = ?, profiles = ?, "

@@ -51,8 +51,8 @@ DEFINE_FREEP(struct db_image_alias, db_image_alias_free)
 void db_images_free(struct db_image **v, size_t n);
 void db_image_aliases_free(struct db_image_alias **v, size_t n);
 
-/* Inserts img (its id is ignored) and sets *ret_id (may be NULL). -EEXIST naming the
- * fingerprint when it is already stored. */
+/* Inserts img (its id is ignored) and sets *ret_id (may be NULL). -EEXIST when the
+ * fingerprint is already stored, -EINVAL naming a profile that does not exist. */
 int db_image_insert(struct db *db, const struct db_image *img, int64_t *ret_id, struct error *err);
 
 /* The image whose fingerprint is fp or starts with it. -ENOENT "Image 'fp' not found";

@@ -155,6 +155,12 @@ const char *image_file_extension(int fd);
 json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *aliases,
 		      size_t n_aliases);
 
+/* Applies the body of PUT (patch false: absent fields take their defaults, as LXD) or
+ * PATCH (patch true: only the fields present change; properties merge) /1.0/images/<fp> to
+ * img: public, auto_update, properties, profiles, expires_at. -EINVAL naming a bad field,
+ * img untouched then. Pure; the caller stores img with db_image_update(). */
+int image_apply_changes(struct db_image *img, const json_t *body, bool patch, struct error *err);
+
 /* Parses an RFC 3339 time as clients send it ("2026-11-23T11:08:37Z", fractions and
  * offsets allowed) into unix seconds; Go's zero time "0001-01-01T00:00:00Z" gives 0.
  * -EINVAL when malformed. */

@@ -559,3 +559,96 @@ int image_time_parse(const char *s, int64_t *ret)
 	*ret = t - offset;
 	return 0;
 }
+
+static int string_map_get(const json_t *v, const char *what, json_t **ret, struct error *err)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(v))
+		return error_set(err, -EINVAL, "Invalid %s: expected an object of strings", what);
+	json_object_foreach((json_t *)v, key, value)
+	{
+		if (!json_is_string(value))
+			return error_set(err, -EINVAL, "Invalid %s '%s': expected a string", what,
+					 key);
+	}
+	*ret = json_deep_copy(v);
+	return 0;
+}
+
+int image_apply_changes(struct db_image *img, const json_t *body, bool patch, struct error *err)
+{
+	autojson json_t *properties = NULL, *profiles = NULL;
+	const json_t *v;
+	const char *expires;
+	int64_t expires_at = img->expires_at;
+	bool public = patch ? img->public : false, auto_update = patch ? img->auto_update : false;
+	size_t i;
+	json_t *p;
+	int r;
+
+	v = json_object_get(body, "public");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return error_set(err, -EINVAL, "Invalid 'public': expected a boolean");
+	if (json_is_boolean(v))
+	public = json_is_true(v);
+	v = json_object_get(body, "auto_update");
+	if (v && !json_is_null(v) && !json_is_boolean(v))
+		return error_set(err, -EINVAL, "Invalid 'auto_update': expected a boolean");
+	if (json_is_boolean(v))
+		auto_update = json_is_true(v);
+
+	v = json_object_get(body, "properties");
+	if (v && !json_is_null(v)) {
+		r = string_map_get(v, "property", &properties, err);
+		if (r < 0)
+			return r;
+		if (patch) {
+			json_t *merged = json_deep_copy(img->properties);
+
+			json_object_update(merged, properties);
+			json_decref(properties);
+			properties = merged;
+		}
+	} else {
+		properties = patch ? json_deep_copy(img->properties) : json_object();
+	}
+
+	v = json_object_get(body, "profiles");
+	if (v && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return error_set(err, -EINVAL,
+					 "Invalid 'profiles': expected a list of names");
+		json_array_foreach(v, i, p)
+		{
+			if (!json_is_string(p) || !object_name_is_valid(json_string_value(p)))
+				return error_set(err, -EINVAL,
+						 "Invalid profile name in 'profiles'");
+		}
+		profiles = json_deep_copy(v);
+	} else {
+		profiles = patch ? json_deep_copy(img->profiles)
+				 : json_string_array((const char *[]){ "default", NULL });
+	}
+
+	v = json_object_get(body, "expires_at");
+	if (v && !json_is_null(v)) {
+		expires = json_string_value(v);
+		if (!expires || image_time_parse(expires, &expires_at) < 0)
+			return error_set(err, -EINVAL,
+					 "Invalid 'expires_at': expected an RFC 3339 time");
+		/* As LXD: the zero time leaves the expiry as it was. */
+		if (expires_at == 0)
+			expires_at = img->expires_at;
+	}
+
+	img->public = public;
+	img->auto_update = auto_update;
+	img->expires_at = expires_at;
+	json_decref(img->properties);
+	img->properties = take_ptr(properties);
+	json_decref(img->profiles);
+	img->profiles = take_ptr(profiles);
+	return 0;
+}
