@@ -41,6 +41,7 @@ struct unpack {
 	int parent_fd;
 	struct dir_fixup *dirs;
 	size_t n_dirs;
+	bool has_metadata;
 };
 
 static void unpack_release(struct unpack *u)
@@ -130,6 +131,7 @@ static int parent_open(struct unpack *u, const char *path, int *ret_fd, const ch
 static void parent_forget(struct unpack *u)
 {
 	closep(&u->parent_fd);
+	u->parent_fd = -1;
 	free(u->parent_path);
 	u->parent_path = NULL;
 }
@@ -419,6 +421,7 @@ static int entry_unpack(struct unpack *u, struct archive *a, struct archive_entr
 		image_entry_release(&entry);
 		return 0;
 	}
+	u->has_metadata |= entry.section == IMAGE_SECTION_METADATA_YAML;
 	if (++u->entries > u->limits->max_entries) {
 		image_entry_release(&entry);
 		return error_set(err, -EINVAL, "Image archive has more than %llu entries",
@@ -515,6 +518,10 @@ static int archive_unpack(int fd, enum image_archive_kind kind, int dest,
 			goto out;
 	}
 	parent_forget(&u);
+	if (kind != IMAGE_ARCHIVE_ROOTFS && !u.has_metadata) {
+		r = error_set(err, -EINVAL, "Image archive has no metadata.yaml");
+		goto out;
+	}
 	r = dirs_fixup(&u, err);
 out:
 	unpack_release(&u);
