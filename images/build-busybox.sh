@@ -27,7 +27,7 @@ aarch64 | arm64) arch=aarch64 ;;
 *) arch=$(uname -m) ;;
 esac
 epoch=${SOURCE_DATE_EPOCH:-1704067200}
-version=$("$busybox" 2>&1 | head -n1 | sed -n 's/^BusyBox v\([0-9.]*\).*/\1/p')
+version=$("$busybox" 2>&1 | sed -n '1s/^BusyBox v\([0-9.]*\).*/\1/p')
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
