@@ -444,8 +444,9 @@ static int entry_unpack(struct unpack *u, struct archive *a, struct archive_entr
 	else
 		r = error_set(err, -EINVAL, "Image archive entry '%s' has an unsupported type",
 			      entry.path);
-	/* A directory entry may have replaced something the cache still points into. */
-	if (entry.type != AE_IFREG)
+	/* A directory entry may have replaced a non-directory of the cached path. Nothing can
+	 * replace a directory (unlinkat without AT_REMOVEDIR), so other entries keep it. */
+	if (entry.type == AE_IFDIR)
 		parent_forget(u);
 out:
 	image_entry_release(&entry);
