@@ -51,6 +51,9 @@ static const char *const api_extensions[] = {
 	"network_state_bond_bridge",
 	"network_firewall_filtering",
 	"network_dhcp_expiry",
+	"api_filtering",
+	"image_types",
+	"images_expiry",
 	NULL,
 };
 

@@ -95,6 +95,8 @@ struct api_request {
 	/* Request headers a handler may want, copied at arrival. */
 	char *if_match;
 	char *content_type;
+	struct api_reply_header *req_headers; /* the custom X-LXD-* ones: api_header() */
+	size_t n_req_headers;
 
 	/* Body: in memory (body) unless the route streams it (body_fd, rewound). */
 	struct strbuf body;
@@ -120,6 +122,11 @@ struct api_request {
 const char *api_param(const struct api_request *req, const char *name);
 /* The decoded value of query argument key, NULL when absent. */
 const char *api_query(const struct api_request *req, const char *key);
+/* The value of a custom request header ("X-LXD-filename"; any case), NULL when absent.
+ * Only the headers listed in daemon/http.c (X-LXD-filename, -public, -properties,
+ * -profiles, -fingerprint, -aliases, -uid, -gid, -mode, -type, -write, -modify-perm) are
+ * collected; add a name there to read another. */
+const char *api_header(const struct api_request *req, const char *name);
 
 /* Parses the body as a JSON object; on failure replies 400 naming the problem and returns
  * the negative errno, so a handler can `if (r < 0) return r;`. */

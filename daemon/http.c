@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +106,11 @@ static void api_request_free(struct api_request *req)
 	free(req->query);
 	free(req->if_match);
 	free(req->content_type);
+	for (size_t i = 0; i < req->n_req_headers; i++) {
+		free(req->req_headers[i].name);
+		free(req->req_headers[i].value);
+	}
+	free(req->req_headers);
 	strbuf_release(&req->body);
 	closep(&req->body_fd);
 	free(req->reply_content_type);
@@ -160,6 +166,45 @@ const char *api_query(const struct api_request *req, const char *key)
 	for (char **q = req->query; q && *q; q++)
 		if (strncmp(*q, key, klen) == 0 && ((*q)[klen] == '=' || (*q)[klen] == '\0'))
 			return (*q)[klen] == '=' ? *q + klen + 1 : *q + klen;
+	return NULL;
+}
+
+/* lws 4.1 keeps headers it does not know by name but cannot enumerate them, so the custom
+ * ones handlers read are listed here (lower case: lws stores header names that way) and
+ * copied when the request arrives, before lws may reuse its header buffer for the body. */
+static const char *const custom_headers[] = {
+	"x-lxd-filename",    "x-lxd-public",  "x-lxd-properties", "x-lxd-profiles",
+	"x-lxd-fingerprint", "x-lxd-aliases", "x-lxd-uid",	  "x-lxd-gid",
+	"x-lxd-mode",	     "x-lxd-type",    "x-lxd-write",	  "x-lxd-modify-perm",
+};
+
+static void custom_headers_collect(struct lws *wsi, struct api_request *req)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(custom_headers); i++) {
+		autofree char *key = str_printf("%s:", custom_headers[i]);
+		int len = lws_hdr_custom_length(wsi, key, (int)strlen(key));
+		char *value;
+
+		if (len < 0)
+			continue;
+		value = xmalloc((size_t)len + 1);
+		if (lws_hdr_custom_copy(wsi, value, len + 1, key, (int)strlen(key)) < 0) {
+			free(value);
+			continue;
+		}
+		req->req_headers = xrealloc(req->req_headers,
+					    (req->n_req_headers + 1) * sizeof(*req->req_headers));
+		req->req_headers[req->n_req_headers].name = xstrdup(custom_headers[i]);
+		req->req_headers[req->n_req_headers].value = value;
+		req->n_req_headers++;
+	}
+}
+
+const char *api_header(const struct api_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_req_headers; i++)
+		if (strcasecmp(req->req_headers[i].name, name) == 0)
+			return req->req_headers[i].value;
 	return NULL;
 }
 
@@ -341,6 +386,7 @@ static int http_on_request(struct lws *wsi, struct http_session *session, const 
 	req->query = query_collect(wsi);
 	req->if_match = hdr_dup(wsi, WSI_TOKEN_HTTP_IF_MATCH);
 	req->content_type = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	custom_headers_collect(wsi, req);
 
 	if (!found) {
 		st->early_error = -ENOSYS;

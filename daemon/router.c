@@ -8,9 +8,15 @@
 
 #include "lib/banned.h"
 
+/* One table per api-*.c file, one line each. */
 static const struct route *const route_tables[] = {
-	api_server_routes,    api_operations_routes, api_events_routes,
-	api_resources_routes, api_testing_routes,    api_networks_routes,
+	api_server_routes,     /* daemon/api-server.c */
+	api_operations_routes, /* daemon/api-operations.c */
+	api_events_routes,     /* daemon/api-events.c */
+	api_resources_routes,  /* daemon/api-resources.c */
+	api_testing_routes,    /* daemon/api-testing.c */
+	api_networks_routes,   /* daemon/api-networks.c */
+	api_images_routes,     /* daemon/api-images.c */
 };
 
 /* Matches one pattern against path segment by segment; captures {x} segments. */

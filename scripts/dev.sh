@@ -16,7 +16,7 @@ PACKAGES=(
 	build-essential autoconf automake libtool pkg-config clang
 	libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libsqlite3-dev libssl-dev
 	lxc-dev lxc libjansson-dev libyaml-dev libarchive-dev check
-	busybox-static uidmap curl jq openssl python3 python3-websockets
+	busybox-static squashfs-tools uidmap curl jq openssl python3 python3-websockets
 	lxd-client python3-pylxd
 	iproute2 nftables dnsmasq-base
 )

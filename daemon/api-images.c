@@ -1,0 +1,840 @@
+/* daemon/api-images.c: /1.0/images and /1.0/images/aliases.
+ *
+ * Uploads (POST /1.0/images) and deletions are operations, as the clients expect (LXD's
+ * "Downloading image" / "Deleting image"); everything else answers at once. Uploads arrive
+ * in a temporary file (ROUTE_STREAM_BODY) that the operation takes over. Exports stream the
+ * stored file; split images are sent as multipart/form-data, assembled on a worker.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon/api.h"
+#include "daemon/daemon.h"
+#include "daemon/events.h"
+#include "daemon/operations.h"
+#include "daemon/router.h"
+#include "db/db-images.h"
+#include "images/images.h"
+#include "lib/filter.h"
+#include "lib/fs.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/multipart.h"
+#include "lib/str.h"
+
+#include "lib/banned.h"
+
+static void image_aliases_freep(struct db_image_alias ***v)
+{
+	free(*v); /* the elements are freed by their owner */
+}
+
+/* The aliases pointing at fingerprint, from the full list. */
+static size_t aliases_of(struct db_image_alias **all, size_t n, const char *fingerprint,
+			 struct db_image_alias ***ret)
+{
+	struct db_image_alias **v = NULL;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!streq(all[i]->target, fingerprint))
+			continue;
+		v = xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = all[i];
+	}
+	*ret = v;
+	return k;
+}
+
+/* The API object of one image, with its aliases. */
+static int image_json_load(struct api_request *req, const struct db_image *img, json_t **ret,
+			   struct error *err)
+{
+	struct db_image_alias **aliases = NULL;
+	size_t n = 0;
+	int r;
+
+	r = db_image_alias_list(req->d->db, img->fingerprint, &aliases, &n, err);
+	if (r < 0)
+		return r;
+	*ret = image_to_json(img, aliases, n);
+	db_image_aliases_free(aliases, n);
+	return 0;
+}
+
+/* LXD's ETag for an image covers what PUT can change. */
+static json_t *image_etag_source(const struct db_image *img)
+{
+	return json_pack("[b,b,O]", img->public, img->auto_update, img->properties);
+}
+
+/* --- GET /1.0/images --------------------------------------------------------------------- */
+
+static int api_images_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(filter_freep) struct filter *filter = NULL;
+	struct db_image **images = NULL;
+	struct db_image_alias **aliases = NULL;
+	size_t n_images = 0, n_aliases = 0;
+	json_t *result;
+	int r;
+
+	/* `lxc image list` sends "filter=" even with nothing to filter. */
+	r = filter_parse(api_query(req, "filter"), &filter, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	r = db_image_list(req->d->db, &images, &n_images, &err);
+	if (r == 0)
+		r = db_image_alias_list(req->d->db, NULL, &aliases, &n_aliases, &err);
+	if (r < 0) {
+		db_images_free(images, n_images);
+		return api_reply_error(req, &err);
+	}
+
+	result = json_array();
+	for (size_t i = 0; i < n_images; i++) {
+		autoclean(image_aliases_freep) struct db_image_alias **mine = NULL;
+		size_t n_mine = aliases_of(aliases, n_aliases, images[i]->fingerprint, &mine);
+		json_t *j = image_to_json(images[i], mine, n_mine);
+
+		if (!filter_match(filter, j)) {
+			json_decref(j);
+			continue;
+		}
+		if (req->recursion > 0) {
+			json_array_append_new(result, j);
+		} else {
+			json_array_append_new(
+				result, json_sprintf("/1.0/images/%s", images[i]->fingerprint));
+			json_decref(j);
+		}
+	}
+	db_images_free(images, n_images);
+	db_image_aliases_free(aliases, n_aliases);
+	return api_reply_sync(req, result);
+}
+
+/* --- POST /1.0/images -------------------------------------------------------------------- */
+
+struct upload_job {
+	struct daemon *d;
+	struct api_identity requestor;
+	int fd;
+	char *content_type;
+	char *filename;
+	char *fingerprint;
+	bool public;
+	json_t *properties;
+	json_t *profiles;
+	struct db_image *img; /* the result */
+};
+
+static void upload_job_free(void *data)
+{
+	struct upload_job *job = data;
+
+	closep(&job->fd);
+	free(job->content_type);
+	free(job->filename);
+	free(job->fingerprint);
+	json_decref(job->properties);
+	json_decref(job->profiles);
+	db_image_free(job->img);
+	free(job);
+}
+
+static int upload_run(struct operation *op, struct error *err)
+{
+	struct upload_job *job = op->data;
+	struct image_upload up = {
+		.fd = job->fd,
+		.content_type = job->content_type,
+		.filename = job->filename,
+		.fingerprint = job->fingerprint,
+		.public = job->public,
+		.properties = job->properties,
+		.profiles = job->profiles,
+	};
+	autofree char *fp = NULL;
+	uint64_t size = 0;
+	int r;
+
+	r = image_import(job->d->db, job->d->dir, &up, &job->img, &fp, &size, err);
+	/* LXD reports what it learnt even when the import fails; the CLI reads the
+	 * fingerprint from here (and panics without it). */
+	if (fp) {
+		autofree char *size_str = str_printf("%llu", (unsigned long long)size);
+
+		operation_merge_metadata(
+			op, json_pack("{s:s,s:s}", "fingerprint", fp, "size", size_str));
+	}
+	return r;
+}
+
+static void upload_done(struct operation *op)
+{
+	struct upload_job *job = op->data;
+	autofree char *source = NULL;
+
+	if (!job->img)
+		return;
+	source = str_printf("/1.0/images/%s", job->img->fingerprint);
+	events_lifecycle(op->d->events, "default", "image-created", source,
+			 json_pack("{s:s}", "type", job->img->type), &job->requestor);
+}
+
+static const struct operation_ops upload_ops = {
+	.run = upload_run,
+	.done = upload_done,
+	.free = upload_job_free,
+};
+
+/* Decodes an application/x-www-form-urlencoded string ("a=1&b=x+y", as Go's
+ * url.Values.Encode writes the X-LXD-properties and X-LXD-profiles headers). */
+static int form_decode(const char *s, json_t *object, json_t *array, const char *array_key)
+{
+	autofree char *copy = xstrdup(s);
+	char *save = NULL;
+
+	for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+		autofree char *key = NULL, *value = NULL;
+		char *eq = strchr(pair, '=');
+
+		for (char *c = pair; *c; c++)
+			if (*c == '+')
+				*c = ' ';
+		if (eq)
+			*eq = '\0';
+		key = url_decode(pair);
+		value = url_decode(eq ? eq + 1 : "");
+		if (!key || !value || !*key)
+			return -EINVAL;
+		if (object && json_object_set_new(object, key, json_string(value)) < 0)
+			return -EINVAL;
+		if (array && streq(key, array_key)) {
+			if (!object_name_is_valid(value))
+				return -EINVAL;
+			json_array_append_new(array, json_string(value));
+		}
+	}
+	return 0;
+}
+
+/* A JSON body: image copies, URL downloads and publishing, none of which exist yet. */
+static int images_post_json(struct api_request *req, const char *data, size_t len)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autojson json_t *body = NULL;
+	const json_t *source;
+	const char *type;
+	int r;
+
+	r = json_parse(data, len, false, &body, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	source = json_object_get(body, "source");
+	type = json_get_str(source, "type");
+	if (!json_is_object(source) || str_is_empty(type))
+		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source type");
+	if (streq(type, "image") || streq(type, "url"))
+		return api_reply_errorf(req, -EOPNOTSUPP,
+					"Copying images from other servers is not supported yet");
+	if (streq(type, "instance") || streq(type, "container") || streq(type, "virtual-machine") ||
+	    streq(type, "snapshot"))
+		return api_reply_errorf(req, -EOPNOTSUPP,
+					"Publishing instances as images is not supported yet");
+	return api_reply_errorf(req, -EINVAL, "Invalid images JSON: unknown source type '%s'",
+				str_is_single_line(type) ? type : "?");
+}
+
+/* Reads a small body that was streamed to a file back into memory. */
+static int body_read_small(struct api_request *req, char **ret, size_t *ret_len)
+{
+	char *buf;
+	ssize_t n;
+
+	if (req->body_fd < 0) {
+		*ret = xstrdup(strbuf_str(&req->body));
+		*ret_len = req->body.len;
+		return 0;
+	}
+	if (req->body_len > (8u << 20))
+		return -EFBIG;
+	buf = xmalloc((size_t)req->body_len + 1);
+	n = pread(req->body_fd, buf, (size_t)req->body_len, 0);
+	if (n < 0 || (uint64_t)n != req->body_len) {
+		free(buf);
+		return -EIO;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+static bool body_looks_like_json(struct api_request *req)
+{
+	char c = 0;
+
+	if (req->content_type && str_has_prefix(req->content_type, "application/json"))
+		return true;
+	if (multipart_is_form_data(req->content_type))
+		return false;
+	if (req->body_fd >= 0)
+		return pread(req->body_fd, &c, 1, 0) == 1 && c == '{';
+	return req->body.len > 0 && req->body.buf[0] == '{';
+}
+
+static int api_images_post(struct api_request *req)
+{
+	struct upload_job *job;
+	struct operation *op;
+	const char *public = api_header(req, "X-LXD-public");
+	const char *properties = api_header(req, "X-LXD-properties");
+	const char *profiles = api_header(req, "X-LXD-profiles");
+	const char *fingerprint = api_header(req, "X-LXD-fingerprint");
+	bool b = false;
+	int r;
+
+	if (body_looks_like_json(req)) {
+		autofree char *data = NULL;
+		size_t len = 0;
+
+		r = body_read_small(req, &data, &len);
+		if (r < 0)
+			return api_reply_errorf(req, r == -EFBIG ? -EFBIG : -EIO,
+						"Failed to read the request body");
+		return images_post_json(req, data, len);
+	}
+	if (req->body_fd < 0 || req->body_len == 0)
+		return api_reply_errorf(req, -EINVAL, "No image in the request body");
+	if (fingerprint &&
+	    !(strlen(fingerprint) == 64 && image_fingerprint_prefix_is_valid(fingerprint)))
+		return api_reply_errorf(req, -EINVAL, "Invalid X-LXD-fingerprint header");
+
+	job = xcalloc(1, sizeof(*job));
+	job->d = req->d;
+	job->requestor = req->identity;
+	job->fd = -1;
+	job->properties = json_object();
+	if (properties && form_decode(properties, job->properties, NULL, NULL) < 0) {
+		upload_job_free(job);
+		return api_reply_errorf(req, -EINVAL, "Invalid X-LXD-properties header");
+	}
+	if (profiles) {
+		job->profiles = json_array();
+		if (form_decode(profiles, NULL, job->profiles, "profile") < 0) {
+			upload_job_free(job);
+			return api_reply_errorf(req, -EINVAL, "Invalid X-LXD-profiles header");
+		}
+	}
+	/* As LXD's shared.IsTrue: anything but a true value is false. */
+	job->public = public && parse_bool(public, &b) == 0 && b;
+	job->content_type = req->content_type ? xstrdup(req->content_type) : NULL;
+	job->filename =
+		xstrdup(api_header(req, "X-LXD-filename") ? api_header(req, "X-LXD-filename") : "");
+	job->fingerprint = fingerprint ? xstrdup(fingerprint) : NULL;
+	job->fd = take_fd(req->body_fd);
+
+	op = operation_new(req->d, OPERATION_TASK, "Downloading image", NULL, &upload_ops, job);
+	operation_ref(op);
+	r = operation_start(op);
+	if (r < 0) {
+		operation_unref(op);
+		return api_reply_errorf(req, r, "Failed to start the image upload");
+	}
+	r = api_reply_async(req, op);
+	operation_unref(op);
+	return r;
+}
+
+/* --- /1.0/images/{fingerprint} ----------------------------------------------------------- */
+
+static int image_load(struct api_request *req, struct db_image **ret, struct error *err)
+{
+	return db_image_get(req->d->db, api_param(req, "fingerprint"), ret, err);
+}
+
+static int api_image_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autojson json_t *etag = NULL;
+	json_t *j = NULL;
+	int r;
+
+	r = image_load(req, &img, &err);
+	if (r == 0)
+		r = image_json_load(req, img, &j, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	etag = image_etag_source(img);
+	return api_reply_sync_etag(req, j, etag);
+}
+
+static int api_image_update(struct api_request *req, bool patch)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autojson json_t *body = NULL, *etag = NULL;
+	autofree char *source = NULL;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	r = image_load(req, &img, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	etag = image_etag_source(img);
+	r = api_request_check_etag(req, etag);
+	if (r < 0)
+		return r;
+	r = image_apply_changes(img, body, patch, &err);
+	if (r == 0)
+		r = db_image_update(req->d->db, img, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	source = str_printf("/1.0/images/%s", img->fingerprint);
+	events_lifecycle(req->d->events, "default", "image-updated", source, NULL, &req->identity);
+	return api_reply_sync(req, NULL);
+}
+
+static int api_image_put(struct api_request *req)
+{
+	return api_image_update(req, false);
+}
+
+static int api_image_patch(struct api_request *req)
+{
+	return api_image_update(req, true);
+}
+
+struct delete_job {
+	struct daemon *d;
+	struct api_identity requestor;
+	char *fingerprint;
+	bool deleted;
+};
+
+static void delete_job_free(void *data)
+{
+	struct delete_job *job = data;
+
+	free(job->fingerprint);
+	free(job);
+}
+
+static int delete_run(struct operation *op, struct error *err)
+{
+	struct delete_job *job = op->data;
+
+	/* TODO(images): storage removes its unpacked copies of the image here, before the
+	 * image itself goes (LXD refuses while instances still use an image volume). */
+	int r;
+
+	r = image_delete(job->d->db, job->d->dir, job->fingerprint, err);
+	job->deleted = r == 0;
+	return r;
+}
+
+static void delete_done(struct operation *op)
+{
+	struct delete_job *job = op->data;
+	autofree char *source = str_printf("/1.0/images/%s", job->fingerprint);
+
+	if (job->deleted)
+		events_lifecycle(op->d->events, "default", "image-deleted", source, NULL,
+				 &job->requestor);
+}
+
+static const struct operation_ops delete_ops = {
+	.run = delete_run,
+	.done = delete_done,
+	.free = delete_job_free,
+};
+
+static int api_image_delete(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autofree char *url = NULL;
+	struct delete_job *job;
+	struct operation *op;
+	int r;
+
+	r = image_load(req, &img, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	job = xcalloc(1, sizeof(*job));
+	job->d = req->d;
+	job->requestor = req->identity;
+	job->fingerprint = xstrdup(img->fingerprint);
+	url = str_printf("/1.0/images/%s", img->fingerprint);
+	op = operation_new(req->d, OPERATION_TASK, "Deleting image",
+			   json_pack("{s:[s]}", "images", url), &delete_ops, job);
+	operation_ref(op);
+	r = operation_start(op);
+	if (r < 0) {
+		operation_unref(op);
+		return api_reply_errorf(req, r, "Failed to start the image deletion");
+	}
+	r = api_reply_async(req, op);
+	operation_unref(op);
+	return r;
+}
+
+/* --- GET /1.0/images/{fingerprint}/export ------------------------------------------------ */
+
+struct export_job {
+	struct api_request *req;
+	char *fingerprint;
+	char *type;
+	int meta, rootfs;
+	int out;
+	uint64_t len;
+	char *boundary;
+	int r;
+	struct error err;
+};
+
+static int export_write_part(struct export_job *job, int from, const char *name,
+			     const char *filename)
+{
+	autofree char *head =
+		str_printf("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+			   "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+			   job->boundary, name, filename);
+	int r;
+
+	r = write_all_fd(job->out, head, strlen(head));
+	if (r < 0)
+		return r;
+	if (lseek(from, 0, SEEK_SET) < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = copy_file_range(from, NULL, job->out, NULL, 1 << 30, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+	}
+	return write_all_fd(job->out, "\r\n", 2);
+}
+
+/* Worker: the multipart body of a split image, in a temporary file. */
+static void export_split_run(void *data)
+{
+	struct export_job *job = data;
+	autofree char *meta_name = NULL, *rootfs_name = NULL, *tail = NULL;
+	struct stat st;
+	int r;
+
+	job->out = open(job->req->d->tmp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (job->out < 0) {
+		job->r = error_errno(&job->err, -errno, "Failed to create a temporary file");
+		return;
+	}
+	meta_name = str_printf("meta-%s%s", job->fingerprint, image_file_extension(job->meta));
+	rootfs_name = str_printf("%s%s", job->fingerprint, image_file_extension(job->rootfs));
+	tail = str_printf("--%s--\r\n", job->boundary);
+	r = export_write_part(job, job->meta, "metadata", meta_name);
+	if (r == 0)
+		r = export_write_part(job, job->rootfs,
+				      streq(job->type, "virtual-machine") ? "rootfs.img" : "rootfs",
+				      rootfs_name);
+	if (r == 0)
+		r = write_all_fd(job->out, tail, strlen(tail));
+	if (r == 0 && (fstat(job->out, &st) < 0 || lseek(job->out, 0, SEEK_SET) < 0))
+		r = -errno;
+	if (r < 0) {
+		job->r = error_errno(&job->err, r, "Failed to export image '%s'", job->fingerprint);
+		return;
+	}
+	job->len = (uint64_t)st.st_size;
+}
+
+static void export_split_done(void *data)
+{
+	struct export_job *job = data;
+	autofree char *ctype = str_printf("multipart/form-data; boundary=%s", job->boundary);
+
+	if (job->r < 0)
+		(void)api_reply_error(job->req, &job->err);
+	else
+		(void)api_reply_fd(job->req, 200, ctype, take_fd(job->out), job->len);
+	api_request_finish(job->req);
+	closep(&job->meta);
+	closep(&job->rootfs);
+	closep(&job->out);
+	free(job->fingerprint);
+	free(job->type);
+	free(job->boundary);
+	error_clear(&job->err);
+	free(job);
+}
+
+static int api_image_export(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autofree char *disposition = NULL, *source = NULL;
+	autoclose int meta = -1, rootfs = -1;
+	struct export_job *job;
+	struct stat st;
+	int r;
+
+	r = image_load(req, &img, &err);
+	if (r == 0)
+		r = image_files_open(req->d->dir, img->fingerprint, &meta, &rootfs, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	source = str_printf("/1.0/images/%s", img->fingerprint);
+	events_lifecycle(req->d->events, "default", "image-retrieved", source, NULL,
+			 &req->identity);
+
+	if (rootfs < 0) {
+		if (fstat(meta, &st) < 0)
+			return api_reply_errorf(req, -errno, "Failed to inspect image '%s'",
+						img->fingerprint);
+		disposition = str_printf("inline;filename=%s%s", img->fingerprint,
+					 image_file_extension(meta));
+		api_reply_add_header(req, "Content-Disposition", disposition);
+		return api_reply_fd(req, 200, "application/octet-stream", take_fd(meta),
+				    (uint64_t)st.st_size);
+	}
+
+	job = xcalloc(1, sizeof(*job));
+	job->req = req;
+	job->fingerprint = xstrdup(img->fingerprint);
+	job->type = xstrdup(img->type);
+	job->meta = take_fd(meta);
+	job->rootfs = take_fd(rootfs);
+	job->out = -1;
+	job->boundary = random_hex(30);
+	r = daemon_queue_work(req->d, export_split_run, export_split_done, job);
+	if (r < 0) {
+		closep(&job->meta);
+		closep(&job->rootfs);
+		free(job->fingerprint);
+		free(job->type);
+		free(job->boundary);
+		free(job);
+		return api_reply_errorf(req, r, "Failed to queue the export");
+	}
+	return api_reply_later(req);
+}
+
+/* --- /1.0/images/aliases ----------------------------------------------------------------- */
+
+static json_t *alias_to_json(const struct db_image_alias *a)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "description", a->description, "target", a->target,
+			 "name", a->name, "type", a->type);
+}
+
+static char *alias_url(const char *name)
+{
+	autofree char *escaped = url_encode_path(name);
+
+	return str_printf("/1.0/images/aliases/%s", escaped);
+}
+
+static int api_aliases_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	struct db_image_alias **aliases = NULL;
+	size_t n = 0;
+	json_t *result;
+	int r;
+
+	r = db_image_alias_list(req->d->db, NULL, &aliases, &n, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	result = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (req->recursion > 0) {
+			json_array_append_new(result, alias_to_json(aliases[i]));
+		} else {
+			autofree char *url = alias_url(aliases[i]->name);
+
+			json_array_append_new(result, json_string(url));
+		}
+	}
+	db_image_aliases_free(aliases, n);
+	return api_reply_sync(req, result);
+}
+
+static void alias_event(struct api_request *req, const char *action, const char *name,
+			json_t *context)
+{
+	autofree char *url = alias_url(name);
+
+	events_lifecycle(req->d->events, "default", action, url, context, &req->identity);
+}
+
+static int api_aliases_post(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autojson json_t *body = NULL;
+	autofree char *url = NULL;
+	const char *name, *target, *description;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	name = json_get_str(body, "name");
+	target = json_get_str(body, "target");
+	description = json_get_str(body, "description");
+	r = image_alias_name_check(name, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (str_is_empty(target))
+		return api_reply_errorf(req, -EINVAL, "Alias target is required");
+	r = db_image_get(req->d->db, target, &img, &err);
+	if (r == 0)
+		r = db_image_alias_create(req->d->db, name, img->fingerprint, img->type,
+					  description ? description : "", &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	alias_event(req, "image-alias-created", name,
+		    json_pack("{s:s}", "target", img->fingerprint));
+	url = alias_url(name);
+	return api_reply_created(req, url);
+}
+
+static int api_alias_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_alias_freep) struct db_image_alias *alias = NULL;
+	autojson json_t *etag = NULL;
+	int r;
+
+	r = db_image_alias_get(req->d->db, api_param(req, "name"), &alias, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	etag = alias_to_json(alias);
+	return api_reply_sync_etag(req, alias_to_json(alias), etag);
+}
+
+static int api_alias_update(struct api_request *req, bool patch)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_alias_freep) struct db_image_alias *alias = NULL;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autojson json_t *body = NULL, *etag = NULL;
+	const char *name = api_param(req, "name");
+	const char *target, *description;
+	const json_t *v;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	r = db_image_alias_get(req->d->db, name, &alias, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	etag = alias_to_json(alias);
+	r = api_request_check_etag(req, etag);
+	if (r < 0)
+		return r;
+
+	v = json_object_get(body, "description");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return api_reply_errorf(req, -EINVAL, "Invalid 'description': expected a string");
+	description = json_string_value(v);
+	if (!description)
+		description = patch ? alias->description : "";
+	target = json_get_str(body, "target");
+	if (str_is_empty(target)) {
+		if (!patch)
+			return api_reply_errorf(req, -EINVAL, "The target field is required");
+		target = alias->target;
+	}
+	r = db_image_get(req->d->db, target, &img, &err);
+	if (r == 0)
+		r = db_image_alias_update(req->d->db, name, img->fingerprint, description, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	alias_event(req, "image-alias-updated", name,
+		    json_pack("{s:s}", "target", img->fingerprint));
+	return api_reply_sync(req, NULL);
+}
+
+static int api_alias_put(struct api_request *req)
+{
+	return api_alias_update(req, false);
+}
+
+static int api_alias_patch(struct api_request *req)
+{
+	return api_alias_update(req, true);
+}
+
+static int api_alias_rename(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autojson json_t *body = NULL;
+	autofree char *url = NULL;
+	const char *name = api_param(req, "name");
+	const char *new_name;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	new_name = json_get_str(body, "name");
+	r = image_alias_name_check(new_name, &err);
+	if (r == 0)
+		r = db_image_alias_rename(req->d->db, name, new_name, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	alias_event(req, "image-alias-renamed", new_name, json_pack("{s:s}", "old_name", name));
+	url = alias_url(new_name);
+	return api_reply_created(req, url);
+}
+
+static int api_alias_delete(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	const char *name = api_param(req, "name");
+	int r;
+
+	r = db_image_alias_delete(req->d->db, name, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	alias_event(req, "image-alias-deleted", name, NULL);
+	return api_reply_sync(req, NULL);
+}
+
+/* "aliases" must come before "{fingerprint}": the first matching path wins. */
+const struct route api_images_routes[] = {
+	{ .path = "/1.0/images",
+	  .handlers = { [HTTP_GET] = api_images_get, [HTTP_POST] = api_images_post },
+	  .flags = ROUTE_STREAM_BODY },
+	{ .path = "/1.0/images/aliases",
+	  .handlers = { [HTTP_GET] = api_aliases_get, [HTTP_POST] = api_aliases_post } },
+	{ .path = "/1.0/images/aliases/{name}",
+	  .handlers = { [HTTP_GET] = api_alias_get,
+			[HTTP_PUT] = api_alias_put,
+			[HTTP_PATCH] = api_alias_patch,
+			[HTTP_POST] = api_alias_rename,
+			[HTTP_DELETE] = api_alias_delete } },
+	{ .path = "/1.0/images/{fingerprint}",
+	  .handlers = { [HTTP_GET] = api_image_get,
+			[HTTP_PUT] = api_image_put,
+			[HTTP_PATCH] = api_image_patch,
+			[HTTP_DELETE] = api_image_delete } },
+	{ .path = "/1.0/images/{fingerprint}/export",
+	  .handlers = { [HTTP_GET] = api_image_export } },
+	{ NULL },
+};

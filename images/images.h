@@ -1,0 +1,173 @@
+/* images/images.h: the image store.
+ *
+ * Images live under $LODGE_DIR/images, content-addressed by their SHA-256 fingerprint:
+ *
+ *	images/<fp>          a unified tarball (metadata.yaml, templates/, rootfs/ or
+ *	                     rootfs.img), or the metadata tarball of a split image
+ *	images/<fp>.rootfs   the root filesystem of a split image: squashfs or a tarball
+ *	                     (containers), a disk image (virtual machines)
+ *
+ * The fingerprint is the SHA-256 of the unified file, or of metadata || rootfs for split
+ * images, as LXD computes it. Every archive is validated before it is accepted (paths,
+ * links, file types, sizes, metadata.yaml) and unpacked without ever following a path
+ * string that came from it.
+ *
+ * Functions that touch files block on disk I/O: the daemon calls them from operations.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db-images.h"
+#include "lib/error.h"
+
+struct db;
+
+/* metadata.yaml is refused beyond this size. */
+#define IMAGE_METADATA_MAX (1u << 20)
+
+/* What an archive may unpack to. Effective cap on the unpacked bytes: max_unpacked, and
+ * no more than max(unpacked_floor, max_ratio * archive size), which stops compression
+ * bombs and lying headers alike. Sparse files count their data only. */
+struct image_limits {
+	uint64_t max_entries;
+	uint64_t max_unpacked;
+	uint64_t unpacked_floor;
+	uint64_t max_ratio;
+};
+
+/* 1M entries, 256 GiB, 1 GiB floor, ratio 100. */
+extern const struct image_limits image_limits_default;
+
+/* metadata.yaml, validated. */
+struct image_metadata {
+	char *architecture;    /* canonical name: "x86_64", "aarch64", ... */
+	int64_t creation_date; /* unix seconds, never 0 */
+	int64_t expiry_date;   /* unix seconds, 0: none */
+	json_t *properties;    /* object of strings, never NULL */
+	json_t *templates;     /* object: absolute path -> {"when": [strings],
+				* "create_only": bool, "template": file name under templates/,
+				* "properties": object of strings}; never NULL */
+};
+
+void image_metadata_free(struct image_metadata *m);
+DEFINE_FREEP(struct image_metadata, image_metadata_free)
+
+/* Parses and validates the len bytes of a metadata.yaml. -EINVAL with a message naming the
+ * problem (malformed YAML, aliases, a missing or unknown architecture, a missing creation
+ * date, a property that is not a string, a template outside templates/), -EFBIG beyond
+ * IMAGE_METADATA_MAX. Pure. */
+int image_metadata_parse(const char *data, size_t len, struct image_metadata **ret,
+			 struct error *err);
+
+/* Reads and parses dirfd/metadata.yaml (an unpacked image), without following symlinks. */
+int image_metadata_load_at(int dirfd, struct image_metadata **ret, struct error *err);
+
+/* The canonical architecture name for name or one of its aliases ("amd64" -> "x86_64"),
+ * NULL when unknown. */
+const char *image_architecture_canonical(const char *name);
+
+enum image_archive_kind {
+	IMAGE_ARCHIVE_UNIFIED,	/* metadata.yaml + templates/ + rootfs/ (or rootfs.img) */
+	IMAGE_ARCHIVE_METADATA, /* split image: metadata.yaml + templates/ */
+	IMAGE_ARCHIVE_ROOTFS,	/* split image: a tarball of the root filesystem itself */
+};
+
+/* What image_archive_check() learnt. */
+struct image_archive_info {
+	struct image_metadata *metadata; /* NULL for IMAGE_ARCHIVE_ROOTFS */
+	const char *type;		 /* "container" or "virtual-machine" (unified) */
+	uint64_t entries;
+	uint64_t unpacked;
+};
+
+void image_archive_info_release(struct image_archive_info *info);
+
+/* Reads the whole tar archive at fd (any of gzip, xz, lzma, bzip2, zstd or none) and
+ * refuses it with -EINVAL naming the entry when an entry has an absolute path or "..", a
+ * hard link or a path leaves the image or passes through a symlink, a relative symlink
+ * climbs above the root, an entry is a device node or a socket, or the limits (NULL:
+ * image_limits_default) are exceeded; metadata.yaml must be present (unified, metadata)
+ * and valid. fd is read from its start; its position is left anywhere. Blocks. */
+int image_archive_check(int fd, enum image_archive_kind kind, const struct image_limits *limits,
+			struct image_archive_info *ret, struct error *err);
+
+/* The upload of one image, as POST /1.0/images receives it. */
+struct image_upload {
+	int fd;			  /* the raw body, positioned anywhere; not taken */
+	const char *content_type; /* multipart/form-data means split; NULL: unified */
+	const char *filename;	  /* X-LXD-filename, may be NULL */
+	const char *fingerprint;  /* X-LXD-fingerprint: must match when set */
+	bool public;
+	json_t *properties; /* object of strings applied over metadata.yaml's, may be NULL */
+	json_t *profiles;   /* array of profile names, NULL: ["default"] */
+};
+
+/* Stores an uploaded image: splits a multipart body into its metadata and rootfs parts,
+ * validates the archives and metadata.yaml, places the files under lodge_dir/images and
+ * inserts the database row, all or nothing. On success *ret is the new image (caller
+ * frees). -EEXIST when an image with the same fingerprint exists; -EINVAL naming what is
+ * wrong with the upload. ret_fingerprint and ret_size (may be NULL) are filled as soon as
+ * they are known, even on failure (LXD reports them in the operation either way; the
+ * caller frees *ret_fingerprint). Blocks. */
+int image_import(struct db *db, const char *lodge_dir, const struct image_upload *up,
+		 struct db_image **ret, char **ret_fingerprint, uint64_t *ret_size,
+		 struct error *err);
+
+/* Same, with explicit limits (tests). */
+int image_import_limited(struct db *db, const char *lodge_dir, const struct image_upload *up,
+			 const struct image_limits *limits, struct db_image **ret,
+			 char **ret_fingerprint, uint64_t *ret_size, struct error *err);
+
+/* Deletes an image: its database row and aliases, then its files. -ENOENT when unknown.
+ * Whoever keeps copies derived from an image (storage's unpacked volumes) removes them
+ * before calling this. Blocks. */
+int image_delete(struct db *db, const char *lodge_dir, const char *fingerprint, struct error *err);
+
+/* Progress of an unpack: bytes of the stored files read so far, out of total. Called on
+ * the unpacking thread, at most every 1% or so. */
+typedef void (*image_progress_fn)(void *data, uint64_t done, uint64_t total);
+
+/* Materialises image fingerprint (a full fingerprint, as stored) into dest_dirfd:
+ * metadata.yaml, templates/ and rootfs/ (containers) or rootfs.img (virtual machines).
+ * dest_dirfd must not already hold any of those. Every entry is created relative to
+ * dest_dirfd without following symlinks, keeps its owner, mode, mtime and the user.* and
+ * security.capability xattrs; device nodes are refused. Split squashfs root filesystems
+ * are unpacked by unsquashfs (run without CAP_MKNOD). On failure nothing is left in
+ * dest_dirfd. Blocks: milliseconds for busybox, seconds for a distribution. */
+int image_unpack(const char *lodge_dir, const char *fingerprint, int dest_dirfd, struct error *err);
+int image_unpack_progress(const char *lodge_dir, const char *fingerprint, int dest_dirfd,
+			  image_progress_fn progress, void *data, struct error *err);
+
+/* The files of a stored image, opened for reading: *ret_meta always, *ret_rootfs (-1 for
+ * unified images) for split ones. -ENOENT when the image's file is missing. */
+int image_files_open(const char *lodge_dir, const char *fingerprint, int *ret_meta, int *ret_rootfs,
+		     struct error *err);
+
+/* The file name extension LXD gives the stored file at fd on export (".tar.gz",
+ * ".tar.xz", ".squashfs", ".qcow2", ...; "" when unknown), from its first bytes. */
+const char *image_file_extension(int fd);
+
+/* The API object (GET /1.0/images/<fp>), with aliases (db_image_alias array, n_aliases).
+ * New reference. */
+json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *aliases,
+		      size_t n_aliases);
+
+/* Applies the body of PUT (patch false: absent fields take their defaults, as LXD) or
+ * PATCH (patch true: only the fields present change; properties merge) /1.0/images/<fp> to
+ * img: public, auto_update, properties, profiles, expires_at. -EINVAL naming a bad field,
+ * img untouched then. Pure; the caller stores img with db_image_update(). */
+int image_apply_changes(struct db_image *img, const json_t *body, bool patch, struct error *err);
+
+/* Parses an RFC 3339 time as clients send it ("2026-11-23T11:08:37Z", fractions and
+ * offsets allowed) into unix seconds; Go's zero time "0001-01-01T00:00:00Z" gives 0.
+ * -EINVAL when malformed. */
+int image_time_parse(const char *s, int64_t *ret);
+
+/* True when s is a plausible fingerprint or fingerprint prefix: 1..64 lower-case hex. */
+bool image_fingerprint_prefix_is_valid(const char *s);
+
+/* Validates an alias name: 1..255 bytes, single line, no '/', not "." or "..". */
+int image_alias_name_check(const char *name, struct error *err);
