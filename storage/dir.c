@@ -589,7 +589,7 @@ static bool dir_is_overlay(int vol_fd)
 static int dir_copy(struct storage_pool *pool, const char *src_rel, const char *dst_rel,
 		    bool dst_is_snapshot, struct error *err)
 {
-	autoclose int src = -1, parent = -1, dst = -1, clone = -1;
+	autoclose int src = -1, parent = -1, dst = -1, mnt = -1, clone = -1;
 	const char *dst_base = strrchr(dst_rel, '/') + 1;
 	int r;
 
@@ -600,10 +600,14 @@ static int dir_copy(struct storage_pool *pool, const char *src_rel, const char *
 	if (!dir_is_overlay(src)) {
 		autofree char *parent_path = xstrndup(dst_rel, (size_t)(dst_base - 1 - dst_rel));
 
-		clone = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-		if (clone < 0)
+		mnt = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (mnt < 0)
 			return error_errno(err, -errno, "Failed to clone the mount of '%s'",
 					   src_rel);
+		/* open_tree() gives an O_PATH descriptor: reopen it for reading. */
+		clone = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (clone < 0)
+			return error_errno(err, -errno, "Failed to open '%s'", src_rel);
 		r = dir_open_at(pool, parent_path, &parent, err);
 		if (r < 0)
 			return r;

@@ -47,6 +47,13 @@ static void wait_child(pid_t pid, int *ret_status)
 		*ret_status = status;
 }
 
+/* Closes *fd and forgets it, so a later close does not hit a reused number. */
+static void fd_close(int *fd)
+{
+	closep(fd);
+	*fd = -1;
+}
+
 int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *err)
 {
 	int ready[2] = { -1, -1 }, hold[2] = { -1, -1 };
@@ -77,8 +84,8 @@ int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *
 		(void)read(hold[0], &c, 1);
 		_exit(0);
 	}
-	closep(&ready[1]);
-	closep(&hold[0]);
+	fd_close(&ready[1]);
+	fd_close(&hold[0]);
 
 	if (read(ready[0], &c, 1) != 1 || c != 0) {
 		r = error_set(err, -EPERM, "Failed to create a user namespace");
@@ -97,13 +104,13 @@ int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *
 		r = error_errno(err, -errno, "Failed to open '%s'", path);
 
 out_child:
-	closep(&hold[1]); /* lets the child exit */
+	fd_close(&hold[1]); /* lets the child exit */
 	wait_child(pid, NULL);
 out:
-	closep(&ready[0]);
-	closep(&ready[1]);
-	closep(&hold[0]);
-	closep(&hold[1]);
+	fd_close(&ready[0]);
+	fd_close(&ready[1]);
+	fd_close(&hold[0]);
+	fd_close(&hold[1]);
 	if (r < 0)
 		return r;
 	*ret_fd = fd;
