@@ -44,6 +44,9 @@ static const char *const api_extensions[] = {
 	"kernel_features",
 	"api_os",
 	"server_supported_storage_drivers",
+	"storage",
+	"storage_api_volume_rename",
+	"storage_volume_state",
 	NULL,
 };
 

@@ -10,7 +10,7 @@
 
 static const struct route *const route_tables[] = {
 	api_server_routes,    api_operations_routes, api_events_routes,
-	api_resources_routes, api_testing_routes,
+	api_resources_routes, api_testing_routes,    api_storage_routes,
 };
 
 /* Matches one pattern against path segment by segment; captures {x} segments. */

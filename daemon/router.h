@@ -11,6 +11,7 @@ extern const struct route api_operations_routes[];
 extern const struct route api_events_routes[];
 extern const struct route api_resources_routes[];
 extern const struct route api_testing_routes[];
+extern const struct route api_storage_routes[];
 
 /* Finds the route for req->path and fills req->route and the path parameters. -ENOENT
  * (404) when no path matches, -ENOSYS (405) when the path exists but not the method. */

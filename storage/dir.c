@@ -221,10 +221,16 @@ static int dir_pool_create(struct storage_pool *pool, struct error *err)
 	bool empty = true;
 	int r;
 
-	r = mkdir_p(source, 0711, err);
-	if (r < 0)
-		return r;
+	/* The default location is ours to make; a source the user names must exist, as
+	 * LXD requires. */
+	if (dir_is_default_source(pool, source)) {
+		r = mkdir_p(source, 0711, err);
+		if (r < 0)
+			return r;
+	}
 	fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return error_set(err, -EINVAL, "Source path '%s' doesn't exist", source);
 	if (fd < 0)
 		return error_errno(err, -errno, "Failed to open '%s'", source);
 	r = dir_is_empty(fd, &empty);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -624,12 +625,39 @@ START_TEST(test_storage_failure_leaves_nothing)
 }
 END_TEST
 
+/* A failed test may leave mounts behind: detach everything under the test directory before
+ * it is removed, so the removal never walks into a mounted filesystem. */
+static void storage_teardown(void)
+{
+	autofclose FILE *f = fopen("/proc/self/mountinfo", "re");
+	size_t len = strlen(unit_tmpdir);
+	char line[4096];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		char *point = NULL;
+
+		/* The fifth field is the mount point. */
+		point = line;
+		for (int i = 0; i < 4 && point; i++) {
+			point = strchr(point, ' ');
+			if (point)
+				point++;
+		}
+		if (!point)
+			continue;
+		point[strcspn(point, " ")] = '\0';
+		if (len > 0 && strncmp(point, unit_tmpdir, len) == 0 && point[len] == '/')
+			(void)umount2(point, MNT_DETACH);
+	}
+	tmpdir_teardown();
+}
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("storage");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, tmpdir_setup, tmpdir_teardown);
+	tcase_add_checked_fixture(tc, tmpdir_setup, storage_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_storage_names_refuse_paths);
 	tcase_add_test(tc, test_storage_pool_lifecycle);
