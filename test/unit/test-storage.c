@@ -480,6 +480,8 @@ START_TEST(test_storage_snapshot_restore)
 	error_clear(&err);
 	ck_assert(exists(pool_path("p", "containers-snapshots/c1/s0/upper/etc/hostname")));
 
+	free(rootfs);
+	rootfs = NULL;
 	ck_ok(storage_instance_mount(pool, "c1", NULL, &rootfs, &_e));
 	spit(hostname, "after\n");
 	spit(extra, "x");
@@ -492,6 +494,8 @@ START_TEST(test_storage_snapshot_restore)
 	ck_ok(storage_instance_unmount(pool, "c1", &_e));
 
 	ck_ok(storage_instance_snapshot_restore(pool, "c1", "s0", &_e));
+	free(rootfs);
+	rootfs = NULL;
 	ck_ok(storage_instance_mount(pool, "c1", NULL, &rootfs, &_e));
 	free(data);
 	data = slurp(hostname);
