@@ -193,17 +193,20 @@ static void dir_pool_release(struct storage_pool *pool)
 /* True when dir_fd holds nothing but "." and "..". */
 static int dir_is_empty(int dir_fd, bool *ret)
 {
-	autoclose int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct dirent *de;
 	bool empty = true;
+	DIR *d;
 
 	if (fd < 0)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d)
-		return -errno;
-	fd = -1;
+	d = fdopendir(fd); /* owns fd from here on */
+	if (!d) {
+		int r = -errno;
+
+		(void)close(fd);
+		return r;
+	}
 	while ((de = readdir(d)))
 		if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
 			empty = false;

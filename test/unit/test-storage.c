@@ -322,6 +322,7 @@ START_TEST(test_storage_instance_clone_is_overlay)
 	autofree char *tarball = str_printf("%s/images/%s", unit_tmpdir, FP);
 	autofree char *image_hostname =
 		xstrdup(pool_path("p", "images/" FP "/rootfs/etc/hostname"));
+	struct error err = ERROR_INIT;
 	struct statfs sfs;
 	struct stat st;
 
@@ -379,6 +380,11 @@ START_TEST(test_storage_instance_clone_is_overlay)
 	ck_assert_int_eq(storage_instance_mount(pool, "c1", NULL, &rootfs2, NULL), -ENOENT);
 	/* The image stays while c2 clones it, and goes with its last clone (the image is not
 	 * in the image store's table). */
+	ck_assert(exists(image_hostname));
+	ck_assert_int_eq(storage_image_delete(pool, FP, &err), -EBUSY);
+	ck_assert_str_eq(error_message(&err),
+			 "Image '" FP "' is still used in storage pool 'p' by: /1.0/instances/c2");
+	error_clear(&err);
 	ck_assert(exists(image_hostname));
 	ck_ok(storage_instance_unmount(pool, "c2", &_e));
 	ck_ok(storage_instance_unmount(pool, "c2", &_e));
