@@ -636,6 +636,20 @@ static int volume_apply_size(struct storage_pool *pool, const struct storage_vol
 	return pool->driver->volume_set_quota(pool, vol, bytes, err);
 }
 
+/* A new volume takes the pool's "volume.<key>" defaults for the keys it does not set. */
+static void volume_config_defaults(const struct storage_pool *pool, json_t *config)
+{
+	static const char *const keys[] = { "size", "security.shifted", "security.unmapped" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		autofree char *pool_key = str_printf("volume.%s", keys[i]);
+		const char *value = json_get_str(pool->config, pool_key);
+
+		if (!str_is_empty(value) && !json_object_get(config, keys[i]))
+			(void)json_object_set_new(config, keys[i], json_string(value));
+	}
+}
+
 int storage_volume_create_custom(struct storage_pool *pool, const char *name,
 				 const char *description, const char *content_type,
 				 const json_t *config, struct error *err)
@@ -665,6 +679,7 @@ int storage_volume_create_custom(struct storage_pool *pool, const char *name,
 	r = config_normalize(&storage_volume_schema, config, &vol->config, err);
 	if (r < 0)
 		return r;
+	volume_config_defaults(pool, vol->config);
 
 	r = pool_mount(pool, err);
 	if (r < 0)

@@ -267,6 +267,18 @@ START_TEST(test_storage_pool_lifecycle)
 		ck_assert(!exists(pool_path("p", "custom-snapshots/v2")));
 	}
 
+	/* The pool's volume.* keys are defaults for new volumes. */
+	{
+		autojson json_t *patch = json_pack("{s:s}", "volume.size", "1GiB");
+		autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+
+		ck_ok(storage_pool_update(pool, NULL, patch, true, &_e));
+		ck_ok(storage_volume_create_custom(pool, "v3", NULL, NULL, NULL, &_e));
+		ck_ok(storage_volume_load(pool, STORAGE_VOLUME_CUSTOM, "v3", &vol, &_e));
+		ck_assert_str_eq(json_get_str(vol->config, "size"), "1GiB");
+		ck_ok(storage_volume_delete(pool, vol, &_e));
+	}
+
 	ck_ok(storage_pool_delete(pool, &_e));
 	ck_assert(!exists(source));
 	storage_pool_free(pool);
