@@ -1320,9 +1320,12 @@ int storage_instance_create_from_image(struct storage_pool *pool, const char *na
 	vol = instance_volume_new(name);
 	(void)json_object_set_new(vol->config, BASE_IMAGE_KEY, json_string(fingerprint));
 	r = pool->driver->volume_create_from_image(pool, vol, image, err);
+	if (r >= 0)
+		r = volume_record(pool, vol, err);
 	if (r < 0)
-		return r;
-	return volume_record(pool, vol, err);
+		/* An image unpacked for nothing goes unless the image store keeps it. */
+		(void)image_volume_remove_unused(pool, fingerprint, false, NULL);
+	return r;
 }
 
 int storage_instance_create_empty(struct storage_pool *pool, const char *name, struct error *err)

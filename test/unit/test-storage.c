@@ -637,6 +637,15 @@ START_TEST(test_storage_failure_leaves_nothing)
 	ck_assert_int_eq(storage_instance_create_empty(pool, "c2", &err), -EEXIST);
 	error_clear(&err);
 	ck_assert(exists(pool_path("p", "containers/c2/keep")));
+	/* The same from an image: the image unpacked for it does not stay either. */
+	image_make(FP);
+	ck_assert_int_eq(storage_instance_create_from_image(pool, "c2", FP, &err), -EEXIST);
+	error_clear(&err);
+	ck_assert(exists(pool_path("p", "containers/c2/keep")));
+	ck_assert(!exists(pool_path("p", "images/" FP)));
+	ck_ok(db_storage_volume_list(db, pool->id, NULL, NULL, &list, &_e));
+	ck_assert_uint_eq(list.n, 0);
+	db_storage_volume_list_release(&list);
 
 	/* An existing volume is refused and left alone. */
 	ck_ok(storage_instance_create_empty(pool, "c3", &_e));
