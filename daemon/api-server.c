@@ -54,6 +54,9 @@ static const char *const api_extensions[] = {
 	"api_filtering",
 	"image_types",
 	"images_expiry",
+	"storage",
+	"storage_api_volume_rename",
+	"storage_volume_state",
 	NULL,
 };
 

@@ -26,6 +26,7 @@
 #include "lib/str.h"
 #include "lib/tls-cert.h"
 #include "network/network.h"
+#include "storage/storage.h"
 
 #include "lib/banned.h"
 
@@ -320,6 +321,9 @@ int daemon_init(struct daemon *d, const struct daemon_options *opts, struct erro
 
 	db_path = str_printf("%s/database/local.db", d->dir);
 	r = db_open(db_path, &d->db, err);
+	if (r < 0)
+		return r;
+	r = storage_default_init(d->db, d->dir, err);
 	if (r < 0)
 		return r;
 	r = daemon_load_certificate(d, err);

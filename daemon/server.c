@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "storage/storage.h"
 
 #include "lib/banned.h"
 
@@ -91,9 +92,9 @@ int server_environment_init(struct daemon *d, struct error *err)
 	json_object_set_new(env, "server_name", json_string(host));
 	json_object_set_new(env, "server_pid", json_integer(getpid()));
 	json_object_set_new(env, "server_version", json_string(LODGE_VERSION));
-	json_object_set_new(env, "storage", json_string(""));
-	json_object_set_new(env, "storage_version", json_string(""));
-	json_object_set_new(env, "storage_supported_drivers", json_array());
+	json_object_set_new(env, "storage", json_string("dir"));
+	json_object_set_new(env, "storage_version", json_string(storage_driver_dir.version));
+	json_object_set_new(env, "storage_supported_drivers", storage_drivers_json());
 	json_decref(server_env_cache);
 	server_env_cache = env;
 	return 0;
