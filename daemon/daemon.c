@@ -199,6 +199,7 @@ static int daemon_listen_unix(struct daemon *d, const char *group, struct error 
 	umask(old);
 	if (!d->unix_vhost)
 		return error_set(err, -EADDRINUSE, "Failed to listen on '%s'", d->socket_path);
+	d->socket_created = true;
 	if (chown(d->socket_path, 0, gid) < 0)
 		return error_errno(err, -errno, "Failed to set the group of '%s'", d->socket_path);
 	if (chmod(d->socket_path, 0660) < 0)
@@ -420,7 +421,9 @@ void daemon_release(struct daemon *d)
 	}
 	db_close(d->db);
 	d->db = NULL;
-	if (d->socket_path)
+	/* Only the daemon that created the socket removes it: one that failed to take the
+	 * lock must not break the running one's. */
+	if (d->socket_path && d->socket_created)
 		(void)unlink(d->socket_path);
 	closep(&d->lock_fd);
 	log_close_file();

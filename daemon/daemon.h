@@ -47,6 +47,7 @@ struct daemon {
 
 	long long started_sec;
 	int lock_fd; /* flock on $LODGE_DIR/lodged.lock: one daemon per directory */
+	bool socket_created;
 
 	uv_signal_t sig_term, sig_int;
 	uv_async_t wakeup;

@@ -694,6 +694,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 {
 	struct http_session *session = user;
 
+	/* lws calls some of these (CLOSED_HTTP for a connection whose headers never
+	 * completed) before it allocated the per-session data. */
+	if (!session && reason != LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+
 	switch (reason) {
 	case LWS_CALLBACK_HTTP:
 		return http_on_request(wsi, session, in);

@@ -17,6 +17,7 @@ static const struct route *const route_tables[] = {
 	api_testing_routes,    /* daemon/api-testing.c */
 	api_networks_routes,   /* daemon/api-networks.c */
 	api_images_routes,     /* daemon/api-images.c */
+	api_storage_routes,    /* daemon/api-storage.c */
 };
 
 /* Matches one pattern against path segment by segment; captures {x} segments. */

@@ -11,6 +11,7 @@ extern const struct route api_operations_routes[];
 extern const struct route api_events_routes[];
 extern const struct route api_resources_routes[];
 extern const struct route api_images_routes[];
+extern const struct route api_storage_routes[];
 extern const struct route api_testing_routes[];
 extern const struct route api_profiles_routes[];
 extern const struct route api_instances_routes[];

@@ -168,6 +168,8 @@ int image_time_parse(const char *s, int64_t *ret);
 
 /* True when s is a plausible fingerprint or fingerprint prefix: 1..64 lower-case hex. */
 bool image_fingerprint_prefix_is_valid(const char *s);
+/* True when s is a full fingerprint: 64 lower-case hex. */
+bool image_fingerprint_is_valid(const char *s);
 
 /* Validates an alias name: 1..255 bytes, single line, no '/', not "." or "..". */
 int image_alias_name_check(const char *name, struct error *err);

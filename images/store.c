@@ -44,6 +44,11 @@ bool image_fingerprint_prefix_is_valid(const char *s)
 	return true;
 }
 
+bool image_fingerprint_is_valid(const char *s)
+{
+	return image_fingerprint_prefix_is_valid(s) && strlen(s) == 64;
+}
+
 int image_alias_name_check(const char *name, struct error *err)
 {
 	if (str_is_empty(name))
@@ -437,7 +442,7 @@ int image_delete(struct db *db, const char *lodge_dir, const char *fingerprint, 
 {
 	struct removal rm = { lodge_dir, fingerprint };
 
-	if (!image_fingerprint_prefix_is_valid(fingerprint) || strlen(fingerprint) != 64)
+	if (!image_fingerprint_is_valid(fingerprint))
 		return error_set(err, -ENOENT, "Image '%s' not found", fingerprint);
 	return db_transaction(db, delete_tx, &rm, err);
 }
@@ -451,7 +456,7 @@ int image_files_open(const char *lodge_dir, const char *fingerprint, int *ret_me
 	autofree char *rootfs_path = str_printf("%s.rootfs", meta_path);
 	autoclose int meta = -1, rootfs = -1;
 
-	if (!image_fingerprint_prefix_is_valid(fingerprint) || strlen(fingerprint) != 64)
+	if (!image_fingerprint_is_valid(fingerprint))
 		return error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
 	meta = open(meta_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (meta < 0)

@@ -638,7 +638,7 @@ int image_unpack_progress(const char *lodge_dir, const char *fingerprint, int de
 	uint64_t total;
 	int r;
 
-	if (!image_fingerprint_prefix_is_valid(fingerprint) || strlen(fingerprint) != 64)
+	if (!image_fingerprint_is_valid(fingerprint))
 		return error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
 	for (size_t i = 0; i < ARRAY_SIZE(top_names); i++) {
 		struct stat st;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "db/db-storage.h"
+#include "images/images.h"
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -1266,7 +1267,9 @@ int storage_image_delete(struct storage_pool *pool, const char *fingerprint, str
 	autoclean(image_lock_release) char *key = NULL;
 	int r;
 
-	r = name_check("image", fingerprint, err);
+	r = image_fingerprint_is_valid(fingerprint)
+		    ? 0
+		    : error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
 	if (r < 0)
 		return r;
 	r = pool_mount(pool, err);
@@ -1300,7 +1303,9 @@ int storage_instance_create_from_image(struct storage_pool *pool, const char *na
 	r = name_check("instance", name, err);
 	if (r < 0)
 		return r;
-	r = name_check("image", fingerprint, err);
+	r = image_fingerprint_is_valid(fingerprint)
+		    ? 0
+		    : error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, STORAGE_VOLUME_CONTAINER, name, err);

@@ -179,7 +179,7 @@ assert_eq "$out" "" "image list after delete"
 assert_eq "$(images_left)" 0 "files left after lxc image delete"
 
 # --- hostile uploads --------------------------------------------------------------------
-python3 - "$work" <<'PY'
+"$PYTHON" - "$work" <<'PY'
 import io, sys, tarfile
 work = sys.argv[1]
 meta = b"architecture: x86_64\ncreation_date: 1704067200\n"

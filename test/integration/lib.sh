@@ -9,6 +9,8 @@ set -eu
 LODGE_BUILDDIR=${LODGE_BUILDDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 LODGED="$LODGE_BUILDDIR/lodged"
 LODGE="$LODGE_BUILDDIR/lodge"
+# Debian's python, which has python3-websockets and python3-pylxd (a pyenv one may not).
+PYTHON=${PYTHON:-/usr/bin/python3}
 
 skip() {
 	echo "SKIP: $*"
@@ -103,28 +105,31 @@ daemon_kill() {
 	DAEMON_PID=
 }
 
-# api METHOD PATH [BODY]: prints the reply body; HTTP status in $STATUS.
+# api METHOD PATH [BODY]: prints the reply body. The HTTP status goes to
+# $LODGE_DIR/.status (callers run api in a $(...) subshell, where a variable would be lost);
+# last_status prints it.
 api() {
-	local method=$1 path=$2 body=${3-} out
-	out=$(mktemp)
-	if [ -n "$body" ]; then
-		STATUS=$(curl -s -o "$out" -w '%{http_code}' --unix-socket "$SOCK" -X "$method" \
-			-H 'Content-Type: application/json' --data-binary "$body" "http://lodge$path")
-	else
-		STATUS=$(curl -s -o "$out" -w '%{http_code}' --unix-socket "$SOCK" -X "$method" \
-			"http://lodge$path")
-	fi
-	cat "$out"
-	rm -f "$out"
+	local method=$1 path=$2 body=${3-}
+	local args=(-s -o - -w '\n%{http_code}' --unix-socket "$SOCK" -X "$method")
+	local out
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(curl "${args[@]}" "http://lodge$path")
+	printf '%s' "${out##*$'\n'}" >"$LODGE_DIR/.status"
+	printf '%s' "${out%$'\n'*}"
+}
+
+last_status() {
+	cat "$LODGE_DIR/.status"
 }
 
 # expect_status CODE METHOD PATH [BODY]: the request must answer CODE; prints the body.
 expect_status() {
 	local code=$1
 	shift
-	local reply
+	local reply status
 	reply=$(api "$@")
-	[ "$STATUS" = "$code" ] || fail "$1 $2: expected HTTP $code, got $STATUS: $reply"
+	status=$(last_status)
+	[ "$status" = "$code" ] || fail "$1 $2: expected HTTP $code, got $status: $reply"
 	printf '%s' "$reply"
 }
 

@@ -2,11 +2,11 @@
 # Operations (list, get, wait, cancel, reaping of none too early) and the events websocket.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd python3
+need_cmd "$PYTHON"
 daemon_start
 
 # Listen to events from before the operation starts, as the lxc client does.
-python3 - "$SOCK" >"$LODGE_DIR/events.json" <<'PY' &
+"$PYTHON" - "$SOCK" >"$LODGE_DIR/events.json" <<'PY' &
 import asyncio, json, sys, websockets
 async def main():
     async with websockets.unix_connect(sys.argv[1], "ws://lodge/1.0/events?type=operation") as ws:
@@ -68,7 +68,7 @@ timeout 0.1 curl -s --unix-socket "$SOCK" "http://lodge$op/wait" >/dev/null || t
 wait_op "$op" >/dev/null
 
 # An events listener on a bad type is refused; the daemon keeps serving.
-python3 - "$SOCK" <<'PY' && fail "bad event type accepted"
+"$PYTHON" - "$SOCK" <<'PY' && fail "bad event type accepted"
 import asyncio, sys, websockets
 async def main():
     async with websockets.unix_connect(sys.argv[1], "ws://lodge/1.0/events?type=bogus") as ws:

@@ -56,7 +56,7 @@ assert_eq "$(jq -r .type <<<"$reply")" sync "chunked PATCH"
 assert_eq "$(api GET /1.0 | jq -r '.metadata.config["user.chunked"]')" yes "chunked PATCH applied"
 
 # A client that disconnects mid-request, and one that sends a bad chunk, leave the daemon serving.
-python3 - "$SOCK" <<'PY'
+"$PYTHON" - "$SOCK" <<'PY'
 import socket, sys
 for payload in (b"PUT /1.0 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{\"config\":",
                 b"POST /1.0 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",

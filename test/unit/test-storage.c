@@ -29,7 +29,7 @@
 /* Last: makes the unsafe libc functions compile errors. */
 #include "lib/banned.h"
 
-#define FP "0123456789abcdef"
+#define FP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static bool need_root(void)
 {
