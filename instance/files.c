@@ -9,6 +9,9 @@
 #include "instance/files.h"
 
 #include <dirent.h>
+#include <linux/capability.h>
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +23,51 @@
 #include "lib/str.h"
 
 #include "lib/banned.h"
+
+/* Raises every permitted capability into the effective set of this thread: a change of
+ * fsuid away from 0 drops the file capabilities (CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER,
+ * ...), which we still need to set owners and write anywhere in the instance. */
+static int caps_raise(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -errno;
+	data[0].effective = data[0].permitted;
+	data[1].effective = data[1].permitted;
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return -errno;
+	return 0;
+}
+
+int instance_files_become(uint32_t shift, struct instance_files_creds *saved,
+			  struct error *err)
+{
+	int r;
+
+	saved->shift = shift;
+	if (shift == 0)
+		return 0;
+	/* The raw syscalls act on this thread only (glibc's setfsuid does too). */
+	(void)syscall(SYS_setfsgid, (gid_t)shift);
+	(void)syscall(SYS_setfsuid, (uid_t)shift);
+	r = caps_raise();
+	if (r < 0) {
+		instance_files_restore(saved);
+		return error_errno(err, r, "Failed to keep file capabilities");
+	}
+	return 0;
+}
+
+void instance_files_restore(const struct instance_files_creds *saved)
+{
+	if (saved->shift == 0)
+		return;
+	(void)syscall(SYS_setfsuid, (uid_t)0);
+	(void)syscall(SYS_setfsgid, (gid_t)0);
+	(void)caps_raise();
+}
 
 const char *const instance_file_type_names[] = {
 	[INSTANCE_FILE_REGULAR] = "file",
@@ -78,10 +126,10 @@ static int open_parent(int rootfd, const char *path, int *ret_fd, char **ret_bas
 	return 0;
 }
 
-static void info_from_stat(const struct stat *st, struct instance_file_info *info)
+static void info_from_stat(const struct stat *st, uint32_t shift, struct instance_file_info *info)
 {
-	info->uid = st->st_uid;
-	info->gid = st->st_gid;
+	info->uid = st->st_uid >= shift ? st->st_uid - shift : st->st_uid;
+	info->gid = st->st_gid >= shift ? st->st_gid - shift : st->st_gid;
 	info->mode = st->st_mode & 07777;
 	info->mtime = st->st_mtime;
 	info->size = (uint64_t)st->st_size;
@@ -93,8 +141,9 @@ static void info_from_stat(const struct stat *st, struct instance_file_info *inf
 		info->type = INSTANCE_FILE_REGULAR;
 }
 
-int instance_file_get(int rootfd, const char *path, struct instance_file_info *info, int *ret_fd,
-		      char **ret_target, json_t **ret_entries, struct error *err)
+int instance_file_get(int rootfd, uint32_t shift, const char *path,
+		      struct instance_file_info *info, int *ret_fd, char **ret_target,
+		      json_t **ret_entries, struct error *err)
 {
 	autoclose int fd = -1;
 	struct stat st;
@@ -108,7 +157,7 @@ int instance_file_get(int rootfd, const char *path, struct instance_file_info *i
 		return error_errno(err, fd, "Failed to open '%s'", path);
 	if (fstatat(fd, "", &st, AT_EMPTY_PATH) < 0)
 		return error_errno(err, -errno, "Failed to stat '%s'", path);
-	info_from_stat(&st, info);
+	info_from_stat(&st, shift, info);
 
 	if (S_ISLNK(st.st_mode)) {
 		char target[PATH_MAX];
@@ -173,8 +222,8 @@ static int copy_fd(int from, int to)
 	}
 }
 
-int instance_file_put(int rootfd, const char *path, const struct instance_file_put *put,
-		      struct error *err)
+int instance_file_put(int rootfd, uint32_t shift, const char *path,
+		      const struct instance_file_put *put, struct error *err)
 {
 	autoclose int parent = -1, fd = -1;
 	autofree char *base = NULL;
@@ -200,8 +249,8 @@ int instance_file_put(int rootfd, const char *path, const struct instance_file_p
 			return error_errno(err, -errno, "Failed to replace '%s'", path);
 		if (symlinkat(put->target, parent, base) < 0)
 			return error_errno(err, -errno, "Failed to create the symlink '%s'", path);
-		if (fchownat(parent, base, put->uid >= 0 ? (uid_t)put->uid : 0,
-			     put->gid >= 0 ? (gid_t)put->gid : 0, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fchownat(parent, base, (uid_t)(put->uid >= 0 ? put->uid : 0) + shift,
+			     (gid_t)(put->gid >= 0 ? put->gid : 0) + shift, AT_SYMLINK_NOFOLLOW) < 0)
 			return error_errno(err, -errno, "Failed to set the owner of '%s'", path);
 		return 0;
 

@@ -30,10 +30,24 @@ struct instance_file_info {
 	uint64_t size;
 };
 
+/* The root filesystem of an unprivileged container is mounted on the host through an
+ * idmapped mount: container uid N shows as host uid base+N, and host root (unmapped there)
+ * may not create files in it. Before touching such a root, a thread takes on the mapped root
+ * identity with instance_files_become(base) (fsuid/fsgid, file capabilities kept), and the
+ * functions below translate owners by shift = base. Thread-local; shift 0 is a no-op. */
+struct instance_files_creds {
+	uint32_t shift;
+};
+
+int instance_files_become(uint32_t shift, struct instance_files_creds *saved,
+			  struct error *err);
+void instance_files_restore(const struct instance_files_creds *saved);
+
 /* Looks up path under rootfd. A regular file: *ret_fd opened for reading. A symlink:
  * *ret_target (not followed). A directory: *ret_entries, an array of names. */
-int instance_file_get(int rootfd, const char *path, struct instance_file_info *info, int *ret_fd,
-		      char **ret_target, json_t **ret_entries, struct error *err);
+int instance_file_get(int rootfd, uint32_t shift, const char *path,
+		      struct instance_file_info *info, int *ret_fd, char **ret_target,
+		      json_t **ret_entries, struct error *err);
 
 struct instance_file_put {
 	enum instance_file_type type;
@@ -46,8 +60,8 @@ struct instance_file_put {
 
 /* Creates or replaces path under rootfd. A symlink in the last component is replaced, never
  * written through. */
-int instance_file_put(int rootfd, const char *path, const struct instance_file_put *put,
-		      struct error *err);
+int instance_file_put(int rootfd, uint32_t shift, const char *path,
+		      const struct instance_file_put *put, struct error *err);
 
 /* Removes a file, symlink or empty directory. */
 int instance_file_delete(int rootfd, const char *path, struct error *err);

@@ -50,7 +50,7 @@ static int put_file(const char *path, const char *content)
 
 	ck_assert_int_eq(write_all_fd(fd, content, strlen(content)), 0);
 	(void)lseek(fd, 0, SEEK_SET);
-	r = instance_file_put(root_fd, path, &put, &err);
+	r = instance_file_put(root_fd, 0, path, &put, &err);
 	error_clear(&err);
 	return r;
 }
@@ -85,7 +85,7 @@ START_TEST(test_files_get_reports_symlink_itself)
 	json_t *entries = NULL;
 	int fd = -1;
 
-	ck_assert_int_eq(instance_file_get(root_fd, "rel", &info, &fd, &target, &entries, &err), 0);
+	ck_assert_int_eq(instance_file_get(root_fd, 0, "rel", &info, &fd, &target, &entries, &err), 0);
 	ck_assert_int_eq(info.type, INSTANCE_FILE_SYMLINK);
 	ck_assert_str_eq(target, "../../outside");
 	ck_assert_int_eq(fd, -1);
@@ -106,13 +106,13 @@ START_TEST(test_files_roundtrip_and_modes)
 					 .gid = 1000,
 					 .mode = 0750 };
 
-	ck_assert_int_eq(instance_file_put(root_fd, "root/d1", &dir, &err), -ENOENT);
+	ck_assert_int_eq(instance_file_put(root_fd, 0, "root/d1", &dir, &err), -ENOENT);
 	error_clear(&err);
 	dir.uid = dir.gid = -1;
-	ck_assert_int_eq(instance_file_put(root_fd, "/d1", &dir, &err), 0);
+	ck_assert_int_eq(instance_file_put(root_fd, 0, "/d1", &dir, &err), 0);
 	ck_assert_int_eq(put_file("d1/hello.txt", "hello"), 0);
 	ck_assert_int_eq(
-		instance_file_get(root_fd, "d1/hello.txt", &info, &fd, &target, &entries, &err), 0);
+		instance_file_get(root_fd, 0, "d1/hello.txt", &info, &fd, &target, &entries, &err), 0);
 	ck_assert_int_eq(info.type, INSTANCE_FILE_REGULAR);
 	ck_assert_int_eq(info.mode, 0644);
 	ck_assert_uint_eq(info.size, 5);
@@ -120,7 +120,7 @@ START_TEST(test_files_roundtrip_and_modes)
 	ck_assert_str_eq(buf, "hello");
 	(void)close(fd);
 
-	ck_assert_int_eq(instance_file_get(root_fd, "d1", &info, &fd, &target, &entries, &err), 0);
+	ck_assert_int_eq(instance_file_get(root_fd, 0, "d1", &info, &fd, &target, &entries, &err), 0);
 	ck_assert_int_eq(info.type, INSTANCE_FILE_DIRECTORY);
 	ck_assert_int_eq(info.mode, 0750);
 	ck_assert_uint_eq(json_array_size(entries), 1);
@@ -145,7 +145,7 @@ START_TEST(test_files_symlink_replaced_not_followed)
 	struct error err = ERROR_INIT;
 	struct stat st;
 
-	ck_assert_int_eq(instance_file_put(root_fd, "abs", &link, &err), 0);
+	ck_assert_int_eq(instance_file_put(root_fd, 0, "abs", &link, &err), 0);
 	ck_assert_int_eq(fstatat(root_fd, "abs", &st, AT_SYMLINK_NOFOLLOW), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	/* Writing a file over a symlink is refused rather than written through. */
