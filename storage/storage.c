@@ -547,12 +547,25 @@ static struct storage_volume *volume_from_row(struct db_storage_volume *row,
 	return vol;
 }
 
-/* Checks a volume name, or "<vol>/<snap>". */
-static int volume_name_check(const char *name, struct error *err)
+/* Checks an image fingerprint a caller gave: image volumes are named by it. */
+static int fingerprint_check(const char *fingerprint, struct error *err)
+{
+	if (image_fingerprint_is_valid(fingerprint))
+		return 0;
+	if (fingerprint && config_value_is_safe(fingerprint))
+		return error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
+	return error_set(err, -EINVAL, "Invalid image fingerprint");
+}
+
+/* Checks the name of a volume of type, or "<vol>/<snap>". An image volume is named by its
+ * image's full fingerprint: 64 hex digits, one more than an object name may have. */
+static int volume_name_check(enum storage_volume_type type, const char *name, struct error *err)
 {
 	const char *slash = name ? strchr(name, '/') : NULL;
 	autofree char *vol = NULL;
 
+	if (type == STORAGE_VOLUME_IMAGE)
+		return fingerprint_check(name, err);
 	if (!slash)
 		return name_check("storage volume", name, err);
 	vol = xstrndup(name, (size_t)(slash - name));
@@ -567,7 +580,7 @@ int storage_volume_load(struct storage_pool *pool, enum storage_volume_type type
 	autoclean(db_storage_volume_freep) struct db_storage_volume *row = NULL;
 	int r;
 
-	r = volume_name_check(name, err);
+	r = volume_name_check(type, name, err);
 	if (r < 0)
 		return r;
 	r = db_storage_volume_get(pool->db, pool->id, storage_volume_type_names[type], name, &row,
@@ -1202,9 +1215,12 @@ static int image_volume_ensure(struct storage_pool *pool, const char *fingerprin
 	struct storage_volume *vol = NULL;
 	int r;
 
-	r = storage_volume_load(pool, STORAGE_VOLUME_IMAGE, fingerprint, ret, NULL);
-	if (r == 0)
-		return 0;
+	/* Only a missing volume means "unpack": the driver replaces what images/<fp> holds,
+	 * which must never happen under the clones of a recorded one. */
+	r = storage_volume_load(pool, STORAGE_VOLUME_IMAGE, fingerprint, ret, err);
+	if (r != -ENOENT)
+		return r;
+	error_clear(err);
 
 	vol = xcalloc(1, sizeof(*vol));
 	vol->type = STORAGE_VOLUME_IMAGE;
@@ -1236,9 +1252,13 @@ static int image_volume_remove_unused(struct storage_pool *pool, const char *fin
 	bool exists = false;
 	int r;
 
-	r = storage_volume_load(pool, STORAGE_VOLUME_IMAGE, fingerprint, &vol, NULL);
-	if (r < 0)
+	r = storage_volume_load(pool, STORAGE_VOLUME_IMAGE, fingerprint, &vol, err);
+	if (r == -ENOENT) {
+		error_clear(err);
 		return 0; /* the pool has no copy */
+	}
+	if (r < 0)
+		return r;
 	r = volume_users(pool, vol, &users, err);
 	if (r < 0)
 		return r;
@@ -1267,9 +1287,7 @@ int storage_image_delete(struct storage_pool *pool, const char *fingerprint, str
 	autoclean(image_lock_release) char *key = NULL;
 	int r;
 
-	r = image_fingerprint_is_valid(fingerprint)
-		    ? 0
-		    : error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
+	r = fingerprint_check(fingerprint, err);
 	if (r < 0)
 		return r;
 	r = pool_mount(pool, err);
@@ -1303,9 +1321,7 @@ int storage_instance_create_from_image(struct storage_pool *pool, const char *na
 	r = name_check("instance", name, err);
 	if (r < 0)
 		return r;
-	r = image_fingerprint_is_valid(fingerprint)
-		    ? 0
-		    : error_set(err, -EINVAL, "Invalid image fingerprint '%s'", fingerprint);
+	r = fingerprint_check(fingerprint, err);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -1397,7 +1413,7 @@ int storage_instance_delete(struct storage_pool *pool, const char *name, struct 
 		return r;
 
 	/* The last clone of a deleted image takes the pool's copy of it along. */
-	if (base && object_name_is_valid(base)) {
+	if (base && image_fingerprint_is_valid(base)) {
 		key = image_key(pool, base);
 		image_lock_take(key);
 		r = image_volume_remove_unused(pool, base, false, NULL);
@@ -1584,7 +1600,7 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 
 	/* The copy clones the same image: keep the image from going meanwhile. */
 	base = json_get_str(vol->config, BASE_IMAGE_KEY);
-	if (base && object_name_is_valid(base)) {
+	if (base && image_fingerprint_is_valid(base)) {
 		key = image_key(src_pool, base);
 		image_lock_take(key);
 	}

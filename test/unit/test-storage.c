@@ -17,8 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "db/db-images.h"
 #include "db/db-storage.h"
 #include "db/db.h"
+#include "images/images.h"
 #include "lib/error.h"
 #include "lib/fs.h"
 #include "lib/json.h"
@@ -30,6 +32,14 @@
 #include "lib/banned.h"
 
 #define FP "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+#define ck_ok(call)                                                          \
+	do {                                                                 \
+		struct error _e = ERROR_INIT;                                \
+		int _r = (call);                                             \
+		ck_assert_msg(_r >= 0, "%s: %s", #call, error_message(&_e)); \
+		error_clear(&_e);                                            \
+	} while (0)
 
 static bool need_root(void)
 {
@@ -99,6 +109,22 @@ static void image_make(const char *fp)
 	archive_write_free(a);
 }
 
+/* Image fp as the image store keeps an imported one: its file and its row. */
+static void image_store_add(struct db *db, const char *fp)
+{
+	struct db_image img = {
+		.fingerprint = (char *)fp,
+		.type = (char *)"container",
+		.filename = (char *)"busybox.tar",
+		.architecture = (char *)"x86_64",
+		.created_at = 1,
+		.uploaded_at = 1,
+	};
+
+	image_make(fp);
+	ck_ok(db_image_insert(db, &img, NULL, &_e));
+}
+
 /* A path in pool; valid until the eighth call after this one (no frees in the tests). */
 static const char *pool_path(const char *pool, const char *rel)
 {
@@ -147,14 +173,6 @@ static struct storage_pool *pool_create_load(struct db *db, const char *name)
 	error_clear(&err);
 	return pool;
 }
-
-#define ck_ok(call)                                                          \
-	do {                                                                 \
-		struct error _e = ERROR_INIT;                                \
-		int _r = (call);                                             \
-		ck_assert_msg(_r >= 0, "%s: %s", #call, error_message(&_e)); \
-		error_clear(&_e);                                            \
-	} while (0)
 
 START_TEST(test_storage_names_refuse_paths)
 {
@@ -611,6 +629,69 @@ START_TEST(test_storage_instance_copy)
 }
 END_TEST
 
+START_TEST(test_storage_image_cached_while_in_store)
+{
+	autoclean(db_closep) struct db *db = db_open_ok();
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autofree char *marker = xstrdup(pool_path("p", "images/" FP "/unpacked-once"));
+	autofree char *tarball = str_printf("%s/images/%s", unit_tmpdir, FP);
+	struct error err = ERROR_INIT;
+
+	if (!need_root())
+		return;
+	image_store_add(db, FP);
+	pool = pool_create_load(db, "p");
+
+	/* While the image is in the store, the pool's copy outlives its clones. */
+	ck_ok(storage_instance_create_from_image(pool, "c1", FP, &_e));
+	spit(marker, "x");
+	ck_ok(storage_instance_delete(pool, "c1", &_e));
+	ck_assert(exists(marker));
+	{
+		autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+
+		ck_ok(storage_volume_load(pool, STORAGE_VOLUME_IMAGE, FP, &vol, &_e));
+		ck_assert_str_eq(vol->name, FP);
+	}
+
+	/* The next clone uses that copy as it is: no second unpack replaces it. A clone that
+	 * fails does not take it either. */
+	ck_ok(storage_instance_create_from_image(pool, "c2", FP, &_e));
+	ck_assert(exists(marker));
+	ck_assert_int_eq(mkdir(pool_path("p", "containers/c3"), 0700), 0);
+	ck_assert_int_eq(storage_instance_create_from_image(pool, "c3", FP, &err), -EEXIST);
+	error_clear(&err);
+	ck_assert(exists(marker));
+
+	/* Removing the copy waits for its last clone; once unused it goes at once. */
+	ck_assert_int_eq(storage_image_delete(pool, FP, &err), -EBUSY);
+	error_clear(&err);
+	ck_ok(storage_instance_delete(pool, "c2", &_e));
+	ck_assert(exists(marker));
+	ck_ok(storage_image_delete(pool, FP, &_e));
+	ck_assert(!exists(pool_path("p", "images/" FP)));
+	{
+		autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+
+		ck_assert_int_eq(storage_volume_load(pool, STORAGE_VOLUME_IMAGE, FP, &vol, &err),
+				 -ENOENT);
+		error_clear(&err);
+	}
+
+	/* Deleting the image from the store while a clone uses the pool's copy: the copy goes
+	 * with that clone. */
+	ck_ok(storage_instance_create_from_image(pool, "c4", FP, &_e));
+	ck_assert_int_eq(storage_image_delete(pool, FP, &err), -EBUSY);
+	error_clear(&err);
+	ck_ok(image_delete(db, unit_tmpdir, FP, &_e));
+	ck_assert(!exists(tarball));
+	ck_assert(exists(pool_path("p", "images/" FP "/rootfs/etc/hostname")));
+	ck_ok(storage_instance_delete(pool, "c4", &_e));
+	ck_assert(!exists(pool_path("p", "images/" FP)));
+	ck_assert(!exists(pool_path("p", "containers/c4")));
+}
+END_TEST
+
 START_TEST(test_storage_failure_leaves_nothing)
 {
 	autoclean(db_closep) struct db *db = db_open_ok();
@@ -698,6 +779,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_storage_instance_idmapped);
 	tcase_add_test(tc, test_storage_snapshot_restore);
 	tcase_add_test(tc, test_storage_instance_copy);
+	tcase_add_test(tc, test_storage_image_cached_while_in_store);
 	tcase_add_test(tc, test_storage_failure_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return s;
