@@ -182,7 +182,7 @@ int cgroup_info_detect(struct cgroup_info *ret, struct error *err)
 {
 	autofree char *mounts = NULL;
 	autofree char *v2 = NULL;
-	struct cgroup_info info;
+	struct cgroup_info info = { 0 };
 	struct statfs st;
 	bool unified, swap = false;
 	int r;
@@ -281,17 +281,19 @@ static bool leftover_exact(const char *entry, const char *name)
 /* rmdir() of a cgroup and its (empty) children, deepest first. */
 static int cgroup_rmdir_tree(int parent_fd, const char *entry)
 {
-	autoclose int fd =
-		openat(parent_fd, entry, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(parent_fd, entry, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *dir;
 	struct dirent *de;
 
 	if (fd < 0)
 		return -errno;
 	dir = fdopendir(fd);
-	if (!dir)
-		return -errno;
-	fd = -1; /* owned by dir now */
+	if (!dir) {
+		int r = -errno;
+
+		(void)close(fd);
+		return r;
+	}
 	while ((de = readdir(dir))) {
 		if (de->d_type == DT_DIR && !streq(de->d_name, ".") && !streq(de->d_name, ".."))
 			(void)cgroup_rmdir_tree(dirfd(dir), de->d_name);
@@ -312,7 +314,6 @@ int cgroup_remove_leftovers(const struct cgroup_info *info, const char *name)
 		const struct cgroup_hierarchy *h = &info->hierarchies[i];
 		autofree char *base = proc_cgroup_find(pid1, h->controllers);
 		autofree char *dir_path = NULL;
-		autoclose int dfd = -1;
 		DIR *dir;
 		struct dirent *de;
 
@@ -320,13 +321,9 @@ int cgroup_remove_leftovers(const struct cgroup_info *info, const char *name)
 		if (!base)
 			continue;
 		dir_path = str_printf("%s%s", h->path, base);
-		dfd = open(dir_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			continue;
-		dir = fdopendir(dfd);
+		dir = opendir(dir_path);
 		if (!dir)
 			continue;
-		dfd = -1;
 		while ((de = readdir(dir))) {
 			if (de->d_type != DT_DIR || !leftover_matches(de->d_name, name))
 				continue;

@@ -395,7 +395,7 @@ static int items_cpu(const json_t *config, const struct cgroup_info *cg,
 	const char *allowance = config_str(config, "limits.cpu.allowance");
 	const char *priority = config_str(config, "limits.cpu.priority");
 	enum cgroup_version v;
-	struct lxc_cpu_limit lim;
+	struct lxc_cpu_limit lim = { 0 };
 	int r;
 
 	if (cpus || (reset && cg->controllers[CGROUP_CPUSET] != CGROUP_UNAVAILABLE)) {
@@ -741,7 +741,7 @@ static int device_disk(struct strbuf *sb, const char *devname, const json_t *dev
 	autofree char *target = NULL;
 	autofree char *src = NULL;
 	struct error verr = ERROR_INIT;
-	bool readonly, optional, recursive, required;
+	bool readonly = false, optional = false, recursive = false, required = true;
 	struct stat st;
 	int r;
 
@@ -1209,12 +1209,14 @@ static int environment_add(struct strbuf *sb, const struct lxc_conf_input *in, s
 
 	json_object_foreach((json_t *)in->config, key, v)
 	{
-		const char *name = key + strlen("environment.");
-		bool ok = *name != '\0';
+		const char *name;
+		bool ok;
 		int r;
 
 		if (!str_has_prefix(key, "environment."))
 			continue;
+		name = key + strlen("environment.");
+		ok = *name != '\0';
 		for (const char *p = name; *p && ok; p++)
 			ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			     (*p >= '0' && *p <= '9' && p != name) || *p == '_';

@@ -176,7 +176,10 @@ static int lxc_open(const struct lxc_paths *p, struct lxc_container **ret, struc
 	if (!c) {
 		autofree char *what = str_printf("Failed to load the LXC config of '%s'", p->name);
 
-		return lxc_fail(p, err, -EIO, what);
+		/* The constant, not lxc_fail()'s result: the analyzer cannot see that one is
+		 * negative, and then believes *ret may be used unset. */
+		(void)lxc_fail(p, err, -EIO, what);
+		return -EIO;
 	}
 	*ret = c;
 	return 0;
@@ -231,9 +234,13 @@ static int lxc_open_running(const struct lxc_paths *p, bool frozen_ok, struct lx
 		return 0;
 	}
 	(void)lxc_container_put(c);
-	if (s == INSTANCE_FROZEN)
-		return error_set(err, -EBUSY, "Instance '%s' is frozen", p->name);
-	return error_set(err, -EINVAL, "Instance '%s' is not running", p->name);
+	/* Constant codes, as in lxc_open(). */
+	if (s == INSTANCE_FROZEN) {
+		(void)error_set(err, -EBUSY, "Instance '%s' is frozen", p->name);
+		return -EBUSY;
+	}
+	(void)error_set(err, -EINVAL, "Instance '%s' is not running", p->name);
+	return -EINVAL;
 }
 
 /* --- volatile keys ------------------------------------------------------------------- */
@@ -308,9 +315,8 @@ static size_t idmap_used_ranges(const struct lxc_paths *p, uint64_t shared_base,
 /* The id map of an unprivileged container (ret_privileged when it has none), taking an
  * isolated range when the config asks for one and recording it in volatile.idmap.*. The
  * caller holds the idmap lock until the config with the map is written. */
-static int lxc_idmap_for(const struct instance_env *env, const struct lxc_paths *p,
-			 struct instance *inst, struct idmap *ret, bool *ret_privileged,
-			 struct error *err)
+static int lxc_idmap_for(const struct lxc_paths *p, struct instance *inst, struct idmap *ret,
+			 bool *ret_privileged, struct error *err)
 {
 	const json_t *cfg = inst->expanded_config;
 	const char *isolated_s = json_get_str(cfg, "security.idmap.isolated");
@@ -318,7 +324,7 @@ static int lxc_idmap_for(const struct instance_env *env, const struct lxc_paths 
 	const char *size_s = json_get_str(cfg, "security.idmap.size");
 	const char *vbase_s = json_get_str(cfg, "volatile.idmap.base");
 	const char *priv_s = json_get_str(cfg, "security.privileged");
-	struct idmap_range uids, gids;
+	struct idmap_range uids = { 0, 0 }, gids = { 0, 0 };
 	struct idmap map;
 	bool privileged = false, isolated = false;
 	autofree char *json = NULL;
@@ -385,7 +391,6 @@ static int lxc_idmap_for(const struct instance_env *env, const struct lxc_paths 
 	volatile_put(inst, "volatile.idmap.current", json);
 	volatile_put(inst, "volatile.idmap.next", json);
 	volatile_put(inst, "volatile.last_state.idmap", "[]");
-	(void)env;
 	*ret = map;
 	*ret_privileged = false;
 	return 0;
@@ -516,8 +521,8 @@ static int idmap_lock(const struct lxc_paths *p, int *ret_fd, struct error *err)
 	return 0;
 }
 
-/* Fills volatile keys, builds the config and writes it with the seccomp policy and the
- * device nodes. with_host_checks: also check bridges (at start, not at create). */
+/* Fills volatile keys, builds the config and writes it and the seccomp policy. at_start:
+ * also checks the rootfs and the bridges and creates the device nodes. */
 static int lxc_config_write(const struct instance_env *env, const struct lxc_paths *p,
 			    struct instance *inst, bool at_start, struct error *err)
 {
@@ -543,8 +548,11 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 	if (r == 0)
 		r = idmap_lock(p, &lock_fd, err);
 	if (r == 0)
-		r = lxc_idmap_for(env, p, inst, &map, &privileged, err);
-	if (r == 0 && !privileged)
+		r = lxc_idmap_for(p, inst, &map, &privileged, err);
+	/* The rootfs is checked at start only: the storage layer may mount it differently
+	 * then, and the config is rewritten anyway. */
+	idmapped = !privileged;
+	if (r == 0 && !privileged && at_start)
 		r = lxc_rootfs_needs_idmap(inst->rootfs, &map, &idmapped, err);
 	if (r < 0)
 		return r;
@@ -1217,15 +1225,19 @@ static int lxc_instance_console_open(const struct instance_env *env, struct inst
 		return error_errno(err, -errno, "Failed to start the console helper");
 	if (pid == 0) {
 		pid_t helper = fork();
+		int a, b, d;
 
 		if (helper != 0)
 			_exit(helper < 0);
-		/* Keep hold, ptx and slave; close everything else, master included. */
-		for (int fd = 3; fd < 1024; fd++)
-			if (fd != hold && fd != ptx && fd != slave)
-				(void)close(fd);
-		(void)syscall(SYS_close_range, 1024U, ~0U, 0U);
-		console_helper(hold, ptx, slave);
+		/* Keep hold, ptx and slave as 3, 4 and 5 (through copies above 5, so no dup2()
+		 * overwrites one still needed) and close everything else. */
+		a = fcntl(hold, F_DUPFD, 6);
+		b = fcntl(ptx, F_DUPFD, 6);
+		d = fcntl(slave, F_DUPFD, 6);
+		if (a < 0 || b < 0 || d < 0 || dup2(a, 3) < 0 || dup2(b, 4) < 0 || dup2(d, 5) < 0)
+			_exit(1);
+		(void)syscall(SYS_close_range, 6U, ~0U, 0U);
+		console_helper(3, 4, 5);
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
@@ -1410,6 +1422,27 @@ static int netns_socket(pid_t pid, int *ret)
 	return 0;
 }
 
+/* NLMSG_NEXT(), IFLA_RTA() and RTA_NEXT() cast char pointers, which -Wcast-align refuses;
+ * the same steps through void pointers (netlink keeps everything 4-byte aligned). */
+static struct nlmsghdr *nl_next(struct nlmsghdr *h, size_t *left)
+{
+	size_t len = NLMSG_ALIGN(h->nlmsg_len);
+
+	*left = len < *left ? *left - len : 0;
+	return (void *)((char *)h + len);
+}
+
+static struct rtattr *rta_first(void *msg, size_t header)
+{
+	return (void *)((char *)msg + NLMSG_ALIGN(header));
+}
+
+static struct rtattr *rta_next(struct rtattr *a, int *len)
+{
+	*len -= (int)RTA_ALIGN(a->rta_len);
+	return (void *)((char *)a + RTA_ALIGN(a->rta_len));
+}
+
 /* Sends a dump request and calls fn for each message of the answer. */
 static int netlink_dump(int sock, uint16_t type, void (*fn)(struct nlmsghdr *h, json_t *out),
 			json_t *out)
@@ -1440,8 +1473,7 @@ static int netlink_dump(int sock, uint16_t type, void (*fn)(struct nlmsghdr *h, 
 		if (n == 0)
 			return -EIO;
 		left = (size_t)n;
-		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, left);
-		     h = NLMSG_NEXT(h, left)) {
+		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, left); h = nl_next(h, &left)) {
 			if (h->nlmsg_type == NLMSG_DONE)
 				return 0;
 			if (h->nlmsg_type == NLMSG_ERROR)
@@ -1464,7 +1496,8 @@ static void link_cb(struct nlmsghdr *h, json_t *out)
 
 	if (h->nlmsg_type != RTM_NEWLINK)
 		return;
-	for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+	for (struct rtattr *a = rta_first(ifi, sizeof(*ifi)); RTA_OK(a, len);
+	     a = rta_next(a, &len)) {
 		switch (a->rta_type) {
 		case IFLA_IFNAME:
 			name = RTA_DATA(a);
@@ -1522,7 +1555,8 @@ static void addr_cb(struct nlmsghdr *h, json_t *out)
 	if (h->nlmsg_type != RTM_NEWADDR ||
 	    (ifa->ifa_family != AF_INET && ifa->ifa_family != AF_INET6))
 		return;
-	for (struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+	for (struct rtattr *a = rta_first(ifa, sizeof(*ifa)); RTA_OK(a, len);
+	     a = rta_next(a, &len)) {
 		/* IFA_LOCAL is the address itself on point-to-point links. */
 		if (a->rta_type == IFA_LOCAL || (a->rta_type == IFA_ADDRESS && !addr))
 			addr = RTA_DATA(a);

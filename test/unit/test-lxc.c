@@ -582,7 +582,8 @@ static bool elf_is_static(const char *path)
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 
-		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * eh.e_phentsize)) !=
+		if (pread(fd, &ph, sizeof(ph),
+			  (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
 		    (ssize_t)sizeof(ph))
 			return false;
 		if (ph.p_type == PT_INTERP)
@@ -799,8 +800,8 @@ static void start_ok(void)
 	ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_RUNNING);
 }
 
-/* Runs argv in the container; returns its exit status, output in *out. */
-static int exec_capture(char *const *argv, char **out)
+/* Runs argv in the container as uid:uid; returns its exit status, output in *out. */
+static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 {
 	struct instance_exec_args args = { 0 };
 	struct error err = ERROR_INIT;
@@ -814,6 +815,7 @@ static int exec_capture(char *const *argv, char **out)
 	ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
 	args.argv = (char **)argv;
 	args.envp = envp;
+	args.uid = args.gid = uid;
 	args.stdin_fd = null_fd;
 	args.stdout_fd = pipefd[1];
 	args.stderr_fd = pipefd[1];
@@ -830,6 +832,11 @@ static int exec_capture(char *const *argv, char **out)
 	ck_assert(WIFEXITED(status));
 	*out = strbuf_detach(&sb);
 	return WEXITSTATUS(status);
+}
+
+static int exec_capture(char *const *argv, char **out)
+{
+	return exec_capture_as(argv, 0, out);
 }
 
 static bool monitor_cgroups_left(const char *name)
@@ -908,6 +915,64 @@ START_TEST(test_container_lifecycle)
 	ck_assert_str_eq(out, "0\n1\n2\n3\n");
 	free(out);
 
+	/* Another user, another directory. */
+	{
+		char *const as_user[] = { (char *)"sh", (char *)"-c", (char *)"id -u; id -g; pwd",
+					  NULL };
+
+		ck_assert_int_eq(exec_capture_as(as_user, 1000, &out), 0);
+		ck_assert_str_eq(out, "1000\n1000\n/root\n");
+		free(out);
+	}
+
+	/* Interactive: the pty is the controlling terminal, with the size asked for. */
+	{
+		char *const tty_argv[] = { (char *)"sh", (char *)"-c", (char *)"stty size; exit 4",
+					   NULL };
+		struct instance_exec_args args = {
+			.argv = (char **)tty_argv, .interactive = true, .width = 100, .height = 40
+		};
+		struct strbuf sb = STRBUF_INIT;
+		int master = -1, slave = -1, pid = -1, status = -1;
+		char name[64], buf[256];
+		ssize_t n;
+
+		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+		ck_assert_int_ge(master, 0);
+		ck_assert_int_eq(grantpt(master), 0);
+		ck_assert_int_eq(unlockpt(master), 0);
+		ck_assert_int_eq(ptsname_r(master, name, sizeof(name)), 0);
+		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		ck_assert_int_ge(slave, 0);
+		args.stdin_fd = args.stdout_fd = args.stderr_fd = slave;
+		check_ok(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err), &err);
+		(void)close(slave);
+		while ((n = read(master, buf, sizeof(buf))) > 0)
+			strbuf_add(&sb, buf, (size_t)n);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_int_eq(WEXITSTATUS(status), 4);
+		ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "40 100"));
+		strbuf_release(&sb);
+		(void)close(master);
+	}
+
+	/* The console log has what init said at boot. */
+	{
+		autofree char *log_path =
+			str_printf("%s/logs/%s/console.log", fx.lodge_dir, fx.inst.name);
+		bool seen = false;
+
+		for (int i = 0; i < 100 && !seen; i++) {
+			autofree char *log = NULL;
+
+			seen = read_file(log_path, 1 << 20, &log, NULL, NULL) == 0 &&
+			       strstr(log, "lodge-console-ready");
+			if (!seen)
+				(void)usleep(20000);
+		}
+		ck_assert(seen);
+	}
+
 	/* Unprivileged: root inside is root's subordinate range outside. */
 	ck_assert_int_eq(exec_capture(whoami, &out), 0);
 	ck_assert(str_has_prefix(out, "0\n/root\n"));
@@ -952,9 +1017,43 @@ START_TEST(test_container_lifecycle)
 		json_get_str(json_object_get(json_object_get(state, "network"), "lo"), "type"),
 		"loopback");
 
-	/* freeze / unfreeze */
+	/* Seccomp filters init and what exec runs. */
+	{
+		autofree char *status_path = str_printf(
+			"/proc/%lld/status", json_integer_value(json_object_get(state, "pid")));
+		char *const status_argv[] = { (char *)"cat", (char *)"/proc/self/status", NULL };
+
+		ck_assert_int_eq(read_file(status_path, 1 << 16, &text, NULL, NULL), 0);
+		ck_assert_ptr_nonnull(strstr(text, "\nSeccomp:\t2\n"));
+		free(text);
+		text = NULL;
+		ck_assert_int_eq(exec_capture(status_argv, &out), 0);
+		ck_assert_ptr_nonnull(strstr(out, "\nSeccomp:\t2\n"));
+		free(out);
+		out = NULL;
+	}
+
+	/* Refusals while it runs. */
+	ck_assert_int_eq(instance_driver_lxc.start(&fx.env, &fx.inst, &err), -EBUSY);
+	error_clear(&err);
+	ck_assert_int_eq(instance_driver_lxc.delete(&fx.env, &fx.inst, &err), -EBUSY);
+	error_clear(&err);
+	ck_assert_int_eq(instance_driver_lxc.rename(&fx.env, &fx.inst, "other", &err), -EBUSY);
+	error_clear(&err);
+
+	/* freeze / unfreeze; a frozen container runs nothing new. */
 	check_ok(instance_driver_lxc.freeze(&fx.env, &fx.inst, &err), &err);
 	ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_FROZEN);
+	{
+		struct instance_exec_args args = {
+			.argv = (char **)echo, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2
+		};
+		int pid = -1;
+
+		ck_assert_int_eq(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err),
+				 -EBUSY);
+		error_clear(&err);
+	}
 	check_ok(instance_driver_lxc.unfreeze(&fx.env, &fx.inst, &err), &err);
 	ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_RUNNING);
 
@@ -985,6 +1084,23 @@ START_TEST(test_container_lifecycle)
 		(double)(now_us() - t0) / 1000.0);
 	ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_STOPPED);
 	ck_assert(!monitor_cgroups_left(fx.inst.name));
+	json_decref(state);
+	check_ok(instance_driver_lxc.state(&fx.env, &fx.inst, &state, &err), &err);
+	ck_assert_str_eq(json_get_str(state, "status"), "Stopped");
+	ck_assert_int_eq(json_integer_value(json_object_get(state, "pid")), 0);
+	ck_assert(json_is_null(json_object_get(state, "network")));
+
+	/* Renamed while stopped, it starts under its new name. */
+	{
+		autofree char *new_name = str_printf("%s-b", fx.name);
+		autofree char *old_dir = str_printf("%s/containers/%s", fx.lodge_dir, fx.name);
+		autofree char *new_logs = str_printf("%s/logs/%s", fx.lodge_dir, new_name);
+
+		check_ok(instance_driver_lxc.rename(&fx.env, &fx.inst, new_name, &err), &err);
+		ck_assert_int_eq(access(old_dir, F_OK), -1);
+		ck_assert_int_eq(access(new_logs, F_OK), 0);
+		(void)snprintf_ok(fx.name, sizeof(fx.name), "%s", new_name);
+	}
 
 	/* And again, for the forced stop and delete. */
 	start_ok();
@@ -1020,6 +1136,23 @@ START_TEST(test_container_concurrent_exec)
 		return;
 	fixture_init("conc");
 	start_ok();
+
+	/* Sequential round trips and status() calls, for the timings. */
+	t0 = now_us();
+	for (int i = 0; i < 20; i++) {
+		char *const argv[] = { (char *)"true", NULL };
+		autofree char *out = NULL;
+
+		ck_assert_int_eq(exec_capture(argv, &out), 0);
+	}
+	fprintf(stderr, "TIMING %s: exec of true, average of 20: %.2f ms\n", fx.inst.name,
+		(double)(now_us() - t0) / 20000.0);
+	t0 = now_us();
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_RUNNING);
+	fprintf(stderr, "TIMING %s: status(), average of 100: %.3f ms\n", fx.inst.name,
+		(double)(now_us() - t0) / 100000.0);
+
 	t0 = now_us();
 	for (int i = 0; i < 50; i++) {
 		threads[i] = (struct exec_thread){ .index = i, .status = -1 };
