@@ -121,28 +121,48 @@ static int lxc_paths_init(const struct instance_env *env, const char *project, c
 	return 0;
 }
 
-/* The message of the last ERROR line liblxc logged for the container, or NULL. liblxc
- * writes "lxc <name> <time> ERROR    <file> - <src>:<line> - <message>". */
-static char *lxc_log_last_error(const struct lxc_paths *p)
+static char *lxc_log_path(const struct lxc_paths *p)
 {
-	autofree char *path = str_printf("%s/lxc.log", p->log_dir);
+	return str_printf("%s/lxc.log", p->log_dir);
+}
+
+/* The size of the container's lxc.log, to find what an operation adds to it. */
+static off_t lxc_log_size(const struct lxc_paths *p)
+{
+	autofree char *path = lxc_log_path(p);
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_size : 0;
+}
+
+/* The message of an ERROR line liblxc logged for the container at or after offset since
+ * (within the last 16 KiB): the first one, which names the cause when a start fails, or
+ * the last one. NULL when there is none. liblxc writes
+ * "lxc <name> <time> ERROR    <file> - <src>:<line> - <message>". */
+static char *lxc_log_error(const struct lxc_paths *p, off_t since, bool first)
+{
+	autofree char *path = lxc_log_path(p);
 	autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	char buf[16384];
 	char *line, *msg = NULL;
-	off_t size;
+	off_t size, from;
 	ssize_t n;
 
 	if (fd < 0)
 		return NULL;
 	size = lseek(fd, 0, SEEK_END);
-	if (size < 0 || lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0,
-			      SEEK_SET) < 0)
+	if (size < 0)
+		return NULL;
+	from = size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0;
+	if (from < since)
+		from = since;
+	if (lseek(fd, from, SEEK_SET) < 0)
 		return NULL;
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return NULL;
 	buf[n] = '\0';
-	for (line = buf; line && *line;) {
+	for (line = buf; line && *line && !(first && msg);) {
 		char *next = strchr(line, '\n');
 
 		if (next)
@@ -159,14 +179,21 @@ static char *lxc_log_last_error(const struct lxc_paths *p)
 	return msg && config_value_is_safe(msg) ? xstrdup(msg) : NULL;
 }
 
-/* Fails with code and message, adding liblxc's own explanation when it logged one. */
-static int lxc_fail(const struct lxc_paths *p, struct error *err, int code, const char *what)
+/* Fails with code and message, adding the first explanation liblxc logged since offset
+ * since, or its last one when since is negative. */
+static int lxc_fail_since(const struct lxc_paths *p, struct error *err, int code, const char *what,
+			  off_t since)
 {
-	autofree char *why = lxc_log_last_error(p);
+	autofree char *why = lxc_log_error(p, since < 0 ? 0 : since, since >= 0);
 
 	if (why)
 		return error_set(err, code, "%s: %s", what, why);
 	return error_set(err, code, "%s", what);
+}
+
+static int lxc_fail(const struct lxc_paths *p, struct error *err, int code, const char *what)
+{
+	return lxc_fail_since(p, err, code, what, -1);
 }
 
 static int lxc_open(const struct lxc_paths *p, struct lxc_container **ret, struct error *err)
@@ -638,6 +665,7 @@ static int lxc_start_spawn(const struct lxc_paths *p, struct error *err)
 	posix_spawn_file_actions_t fa;
 	struct strbuf out = STRBUF_INIT;
 	int pipefd[2], status = 0, r;
+	off_t log_start = lxc_log_size(p);
 	char buf[1024];
 	pid_t pid;
 	ssize_t n;
@@ -675,30 +703,19 @@ static int lxc_start_spawn(const struct lxc_paths *p, struct error *err)
 		return 0;
 	}
 
-	/* liblxc prints "lxc-start: <name>: <file>: <line> <function>: <message>" lines; the
-	 * last one says what failed. */
+	/* The cause is the first ERROR this start logged ("Failed to exec "/sbin/init""); what
+	 * lxc-start prints only says that it failed. Its output is the fallback. */
 	{
-		autofree char *text = strbuf_detach(&out);
 		autofree char *what = str_printf("Failed to start instance '%s'", p->name);
-		char *line = NULL;
+		autofree char *why = lxc_log_error(p, log_start, true);
+		autofree char *text = strbuf_detach(&out);
 
-		for (char *l = text, *next; l && *l; l = next) {
-			next = strchr(l, '\n');
-			if (next)
-				*next++ = '\0';
-			if (*l)
-				line = l;
-		}
-		if (line && strstr(line, ": ")) {
-			char *msg = line;
-			char *sep;
-
-			while ((sep = strstr(msg, ": ")))
-				msg = sep + 2;
-			if (*msg && config_value_is_safe(msg))
-				return error_set(err, -EIO, "%s: %s", what, msg);
-		}
-		return lxc_fail(p, err, -EIO, what);
+		if (why)
+			return error_set(err, -EIO, "%s: %s", what, why);
+		text[strcspn(text, "\n")] = '\0';
+		if (*text && config_value_is_safe(text))
+			return error_set(err, -EIO, "%s: %s", what, text);
+		return error_set(err, -EIO, "%s", what);
 	}
 }
 
@@ -728,8 +745,13 @@ static int lxc_instance_start(const struct instance_env *env, struct instance *i
 		(void)cgroup_remove_leftovers(&cg, p.name);
 
 	r = lxc_start_spawn(&p, err);
-	if (r < 0)
+	if (r < 0) {
+		/* lxc-start was still in the monitor's cgroup when that went. */
+		if (cgroup_info_detect(&cg, NULL) == 0)
+			(void)cgroup_remove_leftovers(&cg, p.name);
+		nodes_remove(&p);
 		return r;
+	}
 	r = lxc_open(&p, &c, err);
 	if (r < 0)
 		return r;

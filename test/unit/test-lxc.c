@@ -1429,6 +1429,36 @@ START_TEST(test_container_overlay_rootfs)
 }
 END_TEST
 
+/* A start that fails says why, and leaves nothing running or behind in cgroups. */
+START_TEST(test_container_start_failure)
+{
+	autofree char *init = NULL;
+	struct error err = ERROR_INIT;
+
+	if (!can_run_containers())
+		return;
+	fixture_init("fail");
+	init = str_printf("%s/sbin/init", fx.rootfs);
+	ck_assert_int_eq(unlink(init), 0);
+	check_ok(instance_driver_lxc.create(&fx.env, &fx.inst, &err), &err);
+	ck_assert_int_eq(instance_driver_lxc.start(&fx.env, &fx.inst, &err), -EIO);
+	ck_assert_ptr_nonnull(strstr(error_message(&err), "/sbin/init"));
+	error_clear(&err);
+	ck_assert_int_eq(instance_driver_lxc.status(&fx.env, &fx.inst), INSTANCE_STOPPED);
+	ck_assert(!monitor_cgroups_left(fx.inst.name));
+
+	/* A bridge that does not exist is named before liblxc tries. */
+	(void)json_object_set_new(fx.inst.expanded_devices, "eth0",
+				  json_pack("{s:s,s:s,s:s}", "type", "nic", "nictype", "bridged",
+					    "parent", "nosuchbr0"));
+	ck_assert_int_eq(instance_driver_lxc.start(&fx.env, &fx.inst, &err), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(error_message(&err), "nosuchbr0"));
+	error_clear(&err);
+	check_ok(instance_driver_lxc.delete(&fx.env, &fx.inst, &err), &err);
+	fixture_cleanup();
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("lxc");
@@ -1457,6 +1487,7 @@ Suite *unit_suite(void)
 	tcase_add_test(ct, test_container_network_state);
 	tcase_add_test(ct, test_container_isolated_and_devices);
 	tcase_add_test(ct, test_container_overlay_rootfs);
+	tcase_add_test(ct, test_container_start_failure);
 	suite_add_tcase(s, ct);
 	return s;
 }
