@@ -24,7 +24,6 @@
 #include <linux/rtnetlink.h>
 #include <lxc/lxccontainer.h>
 #include <net/if.h>
-#include <net/if_arp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -1035,7 +1034,6 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 		r = lxc_open_running(&p, true, &c, err);
 	if (r == 0)
 		r = cgroup_items_apply(c, &items, err);
-	(void)old_config;
 	return r;
 }
 

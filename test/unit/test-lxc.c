@@ -730,6 +730,17 @@ static void runner_teardown(void)
 							 NULL });
 	}
 	(void)nftw(runner_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	/* liblxc's lock directories for this lxcpath (the driver removes the files). */
+	{
+		autofree char *locks = str_printf("/run/lxc/lock%s", lxcpath);
+
+		for (char *slash; strlen(locks) > strlen("/run/lxc/lock/tmp");) {
+			if (rmdir(locks) < 0)
+				break;
+			slash = strrchr(locks, '/');
+			*slash = '\0';
+		}
+	}
 	runner_dir[0] = '\0';
 }
 
