@@ -271,14 +271,22 @@ static int lxc_open_running(const struct lxc_paths *p, bool frozen_ok, struct lx
 
 /* --- volatile keys ------------------------------------------------------------------- */
 
+/* Volatile keys go to both configs: the model stores inst->config. */
+static void lxc_instance_volatile_init(struct instance *inst)
+{
+	if (!inst->config)
+		inst->config = json_object();
+	if (!inst->expanded_config)
+		inst->expanded_config = json_object();
+}
+
 static void volatile_put(struct instance *inst, const char *key, const char *value)
 {
 	const char *cur = json_get_str(inst->expanded_config, key);
 
 	if (cur && streq(cur, value))
 		return;
-	if (!inst->config)
-		inst->config = json_object();
+	lxc_instance_volatile_init(inst);
 	(void)json_object_set_new(inst->config, key, json_string(value));
 	if (inst->expanded_config && inst->expanded_config != inst->config)
 		(void)json_object_set_new(inst->expanded_config, key, json_string(value));
@@ -382,7 +390,7 @@ static int lxc_idmap_for(const struct lxc_paths *p, struct instance *inst, struc
 			"Root's ranges in /etc/subuid and /etc/subgid are smaller than 65536 ids");
 	map.uid = uids;
 	map.gid = gids;
-	/* One base for both, as LXD: the smaller allocation decides. */
+	/* The same number of uids and gids: the smaller allocation decides. */
 	if (gids.count < uids.count)
 		map.uid.count = gids.count;
 	map.gid.count = map.uid.count;
@@ -407,7 +415,12 @@ static int lxc_idmap_for(const struct lxc_paths *p, struct instance *inst, struc
 			if (r < 0)
 				return r;
 		}
-		map.uid = map.gid = (struct idmap_range){ base, size };
+		/* The range is chosen among uids; gids get the same offset in theirs (or the
+		 * same base, for a security.idmap.base outside root's uids). */
+		map.uid = (struct idmap_range){ base, size };
+		map.gid = (struct idmap_range){ base, size };
+		if (base >= uids.base)
+			map.gid.base = gids.base + (base - uids.base);
 		(void)snprintf_ok(buf, sizeof(buf), "%llu", (unsigned long long)base);
 		volatile_put(inst, "volatile.idmap.base", buf);
 	} else {
@@ -553,6 +566,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 			    struct instance *inst, bool at_start, struct error *err)
 {
 	autoclean(lxc_conf_release) struct lxc_conf conf = { 0 };
+	struct lxc_conf_input in;
 	struct cgroup_info cg;
 	struct lxc_host host;
 	struct idmap map;
@@ -563,8 +577,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 	if (!inst->rootfs)
 		return error_set(err, -EINVAL, "Instance '%s' has no root filesystem mounted",
 				 inst->name);
-	if (!inst->expanded_config)
-		inst->expanded_config = json_object();
+	lxc_instance_volatile_init(inst);
 
 	r = cgroup_info_detect(&cg, err);
 	if (r == 0)
@@ -582,10 +595,9 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		r = lxc_rootfs_needs_idmap(inst->rootfs, &map, &idmapped, err);
 	if (r < 0)
 		return r;
-	(void)lxc_volatile_fill(inst->config ? inst->config : inst->expanded_config,
-				inst->expanded_config, inst->expanded_devices);
+	(void)lxc_volatile_fill(inst->config, inst->expanded_config, inst->expanded_devices);
 
-	struct lxc_conf_input in = {
+	in = (struct lxc_conf_input){
 		.name = p->name,
 		.hostname = inst->name,
 		.rootfs = inst->rootfs,
@@ -600,8 +612,10 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		.rootfs_idmapped = idmapped,
 	};
 	r = lxc_conf_build(&in, &conf, err);
-	if (r < 0)
-		return error_prefix(err, "Instance '%s'", inst->name);
+	if (r < 0) {
+		(void)error_prefix(err, "Instance '%s'", inst->name);
+		return r;
+	}
 	if (at_start) {
 		r = bridges_check(inst->expanded_devices, err);
 		if (r == 0)
@@ -633,10 +647,9 @@ static int lxc_instance_create(const struct instance_env *env, struct instance *
 	/* Choosing MAC addresses and an isolated id range now shows them in the config
 	 * before the first start, as LXD does. */
 	if (!inst->rootfs) {
-		if (!inst->expanded_config)
-			inst->expanded_config = json_object();
-		(void)lxc_volatile_fill(inst->config ? inst->config : inst->expanded_config,
-					inst->expanded_config, inst->expanded_devices);
+		lxc_instance_volatile_init(inst);
+		(void)lxc_volatile_fill(inst->config, inst->expanded_config,
+					inst->expanded_devices);
 		return 0;
 	}
 	return lxc_config_write(env, &p, inst, false, err);
@@ -648,7 +661,7 @@ static int lxc_instance_create(const struct instance_env *env, struct instance *
  * cgroup, which would move lodged out of its own cgroups on every start; and the monitor
  * is a fork of the caller that lives as long as the container, keeping a copy-on-write
  * image of whatever the caller's memory was. lxc-start is small and exits at once.
- * Its stderr (liblxc's errors) becomes the message. Blocks. */
+ * On failure the first ERROR it logged to lxc.log becomes the message. Blocks. */
 static int lxc_start_spawn(const struct lxc_paths *p, struct error *err)
 {
 	const char *argv[] = { LXC_START_PATH,
