@@ -45,12 +45,17 @@ static void files_job_run(void *data)
 	struct files_job *job = data;
 	struct instance_env env = { .db = job->req->d->db, .dir = job->req->d->dir };
 	autoclean(instance_freep) struct instance *inst = NULL;
+	struct instance_files_creds creds = { 0 };
 	autoclose int rootfd = -1;
+	uint32_t shift = 0;
 
 	instance_lock(job->instance);
 	job->r = instance_load(env.db, job->instance, &inst, &job->err);
 	if (job->r == 0)
-		job->r = instance_rootfs_open(&env, inst, &rootfd, &job->err);
+		job->r = instance_rootfs_open(&env, inst, &rootfd, &shift, &job->err);
+	/* Through the idmapped root, act as the instance's root (see instance/files.h). */
+	if (job->r == 0)
+		job->r = instance_files_become(shift, &creds, &job->err);
 	if (job->r < 0)
 		goto out;
 	switch (job->action) {
@@ -65,6 +70,7 @@ static void files_job_run(void *data)
 		job->r = instance_file_delete(rootfd, job->path, &job->err);
 		break;
 	}
+	instance_files_restore(&creds);
 out:
 	instance_unlock(job->instance);
 }

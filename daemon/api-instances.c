@@ -19,6 +19,7 @@
 #include "db/db-instances.h"
 #include "instance/instance.h"
 #include "instance/lifecycle.h"
+#include "lib/config.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -439,20 +440,18 @@ static int create_resolve_image(struct api_request *req, json_t *body, struct er
 	json_t *source = json_object_get(body, "source");
 	const char *fp = json_get_str(source, "fingerprint");
 	const char *alias = json_get_str(source, "alias");
-	autojson json_t *image = NULL;
+	autoclean(db_image_freep) struct db_image *image = NULL;
 	int r;
 
 	if (!str_is_empty(json_get_str(source, "server")))
-		return error_set(err, -EOPNOTSUPP,
-				 "Creating instances from remote images is not supported yet");
+		return error_set(err, -EOPNOTSUPP, "Creating instances from remote images is not supported yet");
 	if (str_is_empty(fp) && !str_is_empty(alias)) {
-		autojson json_t *a = NULL;
+		autoclean(db_image_alias_freep) struct db_image_alias *a = NULL;
 
 		r = db_image_alias_get(req->d->db, alias, &a, err);
 		if (r < 0)
 			return r;
-		fp = json_get_str(a, "target");
-		r = db_image_get(req->d->db, fp, &image, err);
+		r = db_image_get(req->d->db, a->target, &image, err);
 	} else if (!str_is_empty(fp)) {
 		r = db_image_get(req->d->db, fp, &image, err);
 	} else {
@@ -460,11 +459,10 @@ static int create_resolve_image(struct api_request *req, json_t *body, struct er
 	}
 	if (r < 0)
 		return r;
-	json_object_set_new(body, "lodge.fingerprint",
-			    json_string(json_get_str(image, "fingerprint")));
-	json_object_set(body, "lodge.image_properties", json_object_get(image, "properties"));
-	if (str_is_empty(json_get_str(body, "architecture")) && json_get_str(image, "architecture"))
-		json_object_set(body, "architecture", json_object_get(image, "architecture"));
+	json_object_set_new(body, "lodge.fingerprint", json_string(image->fingerprint));
+	json_object_set(body, "lodge.image_properties", image->properties);
+	if (str_is_empty(json_get_str(body, "architecture")) && image->architecture)
+		json_object_set_new(body, "architecture", json_string(image->architecture));
 	return 0;
 }
 

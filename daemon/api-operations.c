@@ -5,6 +5,7 @@
 
 #include "daemon/api.h"
 #include "daemon/daemon.h"
+#include "daemon/exec.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
 
@@ -77,10 +78,25 @@ static int api_operation_wait(struct api_request *req)
 	return operation_wait_reply(op, req, t < 0 ? -1 : t);
 }
 
+/* GET /1.0/operations/{id}/websocket?secret=: the streams of exec and console operations.
+ * The secret alone identifies the stream (as with LXD), so this also serves untrusted TLS
+ * clients that hold one. */
+static int api_operation_websocket(struct api_request *req, struct ws_conn *ws)
+{
+	struct operation *op = operations_find(req->d->operations, api_param(req, "id"));
+
+	if (!op || !exec_operation_is(op))
+		return -ENOENT;
+	return exec_websocket_connect(op, api_query(req, "secret"), ws);
+}
+
 const struct route api_operations_routes[] = {
 	{ .path = "/1.0/operations", .handlers = { [HTTP_GET] = api_operations_get } },
 	{ .path = "/1.0/operations/{id}",
 	  .handlers = { [HTTP_GET] = api_operation_get, [HTTP_DELETE] = api_operation_delete } },
 	{ .path = "/1.0/operations/{id}/wait", .handlers = { [HTTP_GET] = api_operation_wait } },
+	{ .path = "/1.0/operations/{id}/websocket",
+	  .websocket = api_operation_websocket,
+	  .flags = ROUTE_UNTRUSTED },
 	{ NULL },
 };

@@ -18,6 +18,10 @@ static const struct route *const route_tables[] = {
 	api_networks_routes,   /* daemon/api-networks.c */
 	api_images_routes,     /* daemon/api-images.c */
 	api_storage_routes,    /* daemon/api-storage.c */
+	api_profiles_routes,   /* daemon/api-profiles.c */
+	api_instances_routes,  /* daemon/api-instances.c */
+	api_exec_routes,       /* daemon/api-exec.c */
+	api_files_routes,      /* daemon/api-files.c */
 };
 
 /* Matches one pattern against path segment by segment; captures {x} segments. */

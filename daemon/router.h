@@ -16,6 +16,7 @@ extern const struct route api_testing_routes[];
 extern const struct route api_profiles_routes[];
 extern const struct route api_instances_routes[];
 extern const struct route api_exec_routes[];
+extern const struct route api_files_routes[];
 extern const struct route api_networks_routes[];
 
 /* Finds the route for req->path and fills req->route and the path parameters. -ENOENT

@@ -87,11 +87,20 @@ struct instance_exec_args {
 	int stdin_fd, stdout_fd, stderr_fd;
 };
 
+/* The ids an unprivileged instance's root sees: container id k is host id base + k for
+ * k < count. All zero for a privileged instance. */
+struct instance_idmap {
+	uint32_t uid_base, uid_count;
+	uint32_t gid_base, gid_count;
+};
+
 struct instance_driver {
 	const char *name; /* "lxc", "qemu" */
 	enum instance_type type;
 
-	/* Prepares driver-side state for a new instance whose root volume exists. */
+	/* Prepares driver-side state for a new instance whose root volume exists. May add
+	 * volatile.* keys (MAC addresses, id map) to inst->config and inst->expanded_config:
+	 * the caller stores inst->config afterwards, as after start. */
 	int (*create)(const struct instance_env *env, struct instance *inst, struct error *err);
 	/* Removes driver-side state (config files, logs). The instance is stopped. */
 	int (*delete)(const struct instance_env *env, struct instance *inst, struct error *err);
@@ -99,7 +108,13 @@ struct instance_driver {
 	int (*rename)(const struct instance_env *env, struct instance *inst, const char *new_name,
 		      struct error *err);
 
-	/* Blocks until the instance runs (or failed to). */
+	/* The id map the instance's root filesystem must be mounted with, allocating it (and
+	 * recording it in volatile.idmap.*) the first time. */
+	int (*rootfs_idmap)(const struct instance_env *env, struct instance *inst,
+			    struct instance_idmap *ret, struct error *err);
+
+	/* Blocks until the instance runs (or failed to). May add volatile.* keys, as create;
+	 * the caller stores them even when the start fails. */
 	int (*start)(const struct instance_env *env, struct instance *inst, struct error *err);
 	/* Clean shutdown within timeout_sec (-1: driver default), or kill when force. */
 	int (*stop)(const struct instance_env *env, struct instance *inst, bool force,
@@ -120,7 +135,8 @@ struct instance_driver {
 	/* Starts a process inside; *ret_pid is waited for by the caller (waitpid). */
 	int (*exec)(const struct instance_env *env, struct instance *inst,
 		    const struct instance_exec_args *args, int *ret_pid, struct error *err);
-	/* A descriptor for the instance's console (pty master or socket), or an error. */
+	/* A descriptor for the instance's console (pty master or socket), or an error. A pty
+	 * master takes TIOCSWINSZ; closing the descriptor ends the console session. */
 	int (*console_open)(const struct instance_env *env, struct instance *inst, int *ret_fd,
 			    struct error *err);
 	/* A directory fd on the instance's root filesystem, for file access through

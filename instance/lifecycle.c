@@ -110,20 +110,36 @@ static int root_pool_load(const struct instance_env *env, const struct instance 
 	return storage_pool_load(env->db, env->dir, pool, ret, err);
 }
 
-static int instance_mount(const struct instance_env *env, struct instance *inst, struct error *err)
+/* Mounts the root volume as the instance will see it (through its id map); *ret_map
+ * (may be NULL) gets the map. */
+static int instance_mount(const struct instance_env *env, struct instance *inst,
+			  struct instance_idmap *ret_map, struct error *err)
 {
 	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	struct instance_idmap map = { 0 };
+	struct storage_idmap smap;
 	char *path = NULL;
 	int r;
 
 	r = root_pool_load(env, inst, &pool, err);
 	if (r < 0)
 		return r;
-	r = storage_instance_mount(pool, inst->name, &path, err);
+	r = inst->driver->rootfs_idmap(env, inst, &map, err);
+	if (r < 0)
+		return r;
+	smap = (struct storage_idmap){
+		.uid_base = map.uid_base,
+		.uid_count = map.uid_count,
+		.gid_base = map.gid_base,
+		.gid_count = map.gid_count,
+	};
+	r = storage_instance_mount(pool, inst->name, map.uid_count ? &smap : NULL, &path, err);
 	if (r < 0)
 		return r;
 	free(inst->rootfs);
 	inst->rootfs = path;
+	if (ret_map)
+		*ret_map = map;
 	return 0;
 }
 
@@ -140,17 +156,19 @@ static void instance_unmount(const struct instance_env *env, struct instance *in
 }
 
 int instance_rootfs_open(const struct instance_env *env, struct instance *inst, int *ret_fd,
-			 struct error *err)
+			 uint32_t *ret_shift, struct error *err)
 {
+	struct instance_idmap map;
 	int fd, r;
 
-	r = instance_mount(env, inst, err);
+	r = instance_mount(env, inst, &map, err);
 	if (r < 0)
 		return r;
 	fd = open(inst->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return error_errno(err, -errno, "Failed to open the root of '%s'", inst->name);
 	*ret_fd = fd;
+	*ret_shift = map.uid_base;
 	return 0;
 }
 
@@ -217,7 +235,7 @@ static int create_prepare(const struct instance_env *env, struct instance *inst,
 		const char *key;
 		json_t *value;
 
-		json_object_foreach(a->image_properties, key, value)
+		json_object_foreach((json_t *)a->image_properties, key, value)
 		{
 			autofree char *k = str_printf("image.%s", key);
 
@@ -315,7 +333,7 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
 	if (r < 0)
 		return r;
-	r = instance_mount(env, inst, err);
+	r = instance_mount(env, inst, NULL, err);
 	if (r < 0)
 		return r;
 	r = inst->driver->start(env, inst, err);

@@ -35,11 +35,11 @@ bool instance_is_running(const struct instance_env *env, struct instance *inst);
 int instance_state(const struct instance_env *env, struct instance *inst, json_t **ret,
 		   struct error *err);
 
-/* A directory descriptor (O_PATH) on the instance's root filesystem as stored on the host
- * (mounted if it was not), for instance/files.c. Container uids are the on-disk uids (the
- * rootfs is idmapped at the container's mount, not here). */
+/* A directory descriptor (O_PATH) on the instance's root filesystem, mounted (if it was not)
+ * as the instance sees it, for instance/files.c: container id k shows as host id
+ * *ret_shift + k (0 for a privileged instance). */
 int instance_rootfs_open(const struct instance_env *env, struct instance *inst, int *ret_fd,
-			 struct error *err);
+			 uint32_t *ret_shift, struct error *err);
 
 int instance_start(const struct instance_env *env, struct instance *inst, struct error *err);
 /* timeout_sec -1: the driver's default. An ephemeral instance is deleted once stopped. */
