@@ -110,6 +110,7 @@ struct exec_session {
 };
 
 static void session_maybe_free(struct exec_session *s);
+static void stdin_flush(struct exec_session *s);
 
 static void session_handle_closed(uv_handle_t *h)
 {
@@ -467,10 +468,13 @@ static int session_open_fds(struct exec_session *s, struct error *err)
 	s->child_fds[2] = errp[1];
 	s->stdin_fd = in[1];
 	(void)fcntl(s->stdin_fd, F_SETFL, fcntl(s->stdin_fd, F_GETFL) | O_NONBLOCK);
-	if (!s->ws[STREAM_STDIN])
-		stdin_close(s);
 	if (reader_add(s, out[0], STREAM_STDOUT) < 0 || reader_add(s, errp[0], STREAM_STDERR) < 0)
 		return error_set(err, -EIO, "Failed to watch the output");
+	/* What arrived before the start, and maybe its EOF (the stream may be gone by now). */
+	if (s->stdin_pending.len > 0 || s->stdin_eof)
+		stdin_flush(s);
+	else if (!s->ws[STREAM_STDIN])
+		stdin_close(s);
 	return 0;
 }
 
@@ -545,8 +549,6 @@ static void control_message(struct exec_session *s, const char *data, size_t len
 	}
 }
 
-static void stdin_flush(struct exec_session *s);
-
 static void on_stdin_writable(uv_poll_t *p, int status, int events)
 {
 	stdin_flush(p->data);
@@ -557,6 +559,8 @@ static void on_stdin_writable(uv_poll_t *p, int status, int events)
  * (keystrokes never fill it). */
 static void stdin_flush(struct exec_session *s)
 {
+	if (!s->started)
+		return;
 	while (s->stdin_fd >= 0 && s->stdin_pending.len > 0) {
 		ssize_t n = write(s->stdin_fd, s->stdin_pending.buf, s->stdin_pending.len);
 
@@ -587,7 +591,9 @@ static void stdin_flush(struct exec_session *s)
 
 static void stdin_write(struct exec_session *s, const void *data, size_t len)
 {
-	if (s->stdin_fd < 0)
+	/* lxc sends stdin as soon as stream 0 is connected, maybe before the other streams
+	 * are and the process starts: keep it until then. */
+	if (s->stdin_fd < 0 && s->started)
 		return;
 	if (s->stdin_pending.len + len > EXEC_STDIN_MAX_PENDING) {
 		stdin_close(s); /* the process does not read: stop feeding it */
@@ -609,7 +615,7 @@ static void session_ws_receive(struct ws_conn *ws, bool binary, const void *data
 		control_message(s, data, len);
 		return;
 	}
-	if (st != STREAM_STDIN || s->stdin_fd < 0)
+	if (st != STREAM_STDIN || (s->stdin_fd < 0 && s->started))
 		return;
 	if (!binary && len == 0) {
 		/* Stdin EOF. On a pty it means nothing: the terminal stays. */

@@ -146,6 +146,10 @@ static int daemon_prepare_dirs(struct daemon *d, struct error *err)
 	r = mkdir_p(d->dir, 0711, err);
 	if (r < 0)
 		return r;
+	/* Unprivileged containers (high host uids) and dnsmasq (nobody) traverse it, as with
+	 * LXD's /var/lib/lxd. */
+	if (chmod(d->dir, 0711) < 0)
+		return error_errno(err, -errno, "Failed to set the mode of '%s'", d->dir);
 	for (size_t i = 0; i < ARRAY_SIZE(subdirs); i++) {
 		autofree char *p = str_printf("%s/%s", d->dir, subdirs[i]);
 

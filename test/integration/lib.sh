@@ -57,6 +57,17 @@ use_netns() {
 	ip -n "$NETNS" link set lo up
 }
 
+# Shell commands that mount the host's cgroup hierarchies again under /sys/fs/cgroup, read
+# from this mount namespace's table (v1, v2 or hybrid, as found).
+cgroup_remount_script() {
+	awk '$2 == "/sys/fs/cgroup" && $3 == "tmpfs" { printf "mount -t tmpfs -o mode=755 tmpfs /sys/fs/cgroup && " }
+	     $2 == "/sys/fs/cgroup" && $3 == "cgroup2" { printf "mount -t cgroup2 cgroup2 /sys/fs/cgroup && " }
+	     index($2, "/sys/fs/cgroup/") == 1 && ($3 == "cgroup" || $3 == "cgroup2") {
+		opts = $4; sub(/^rw,(relatime,)?/, "", opts); if (opts == "rw" || opts == "relatime") opts = ""
+		printf "mkdir -p %s && mount -t %s %s %s %s && ", $2, $3, (opts == "" ? "" : "-o " opts), $3, $2 }
+	     END { printf "true" }' /proc/self/mounts
+}
+
 # Starts lodged (extra arguments are passed on) and waits until it answers.
 daemon_start() {
 	need_cmd curl jq
@@ -68,7 +79,10 @@ daemon_start() {
 	fi
 	SOCK="$LODGE_DIR/unix.socket"
 	if [ -n "${NETNS:-}" ]; then
-		ip netns exec "$NETNS" "$LODGED" --debug --testing "$@" >>"$LODGE_DIR/lodged.stderr" 2>&1 &
+		# `ip netns exec` mounts a sysfs of the namespace over /sys, which hides the
+		# cgroup hierarchies: mount them again (the same hierarchies) for liblxc.
+		ip netns exec "$NETNS" sh -c "$(cgroup_remount_script) && exec \"\$0\" \"\$@\"" \
+			"$LODGED" --debug --testing "$@" >>"$LODGE_DIR/lodged.stderr" 2>&1 &
 	else
 		"$LODGED" --debug --testing "$@" >>"$LODGE_DIR/lodged.stderr" 2>&1 &
 	fi
