@@ -283,14 +283,10 @@ int instance_file_put(int rootfd, uint32_t shift, const char *path,
 		break;
 	}
 
-	/* Owner and mode: as given, else kept for an existing file, else 0:0 and 0644/0755. */
-	if (fchown(fd,
-		   put->uid >= 0 ? (uid_t)put->uid
-		   : exists	 ? st.st_uid
-				 : 0,
-		   put->gid >= 0 ? (gid_t)put->gid
-		   : exists	 ? st.st_gid
-				 : 0) < 0)
+	/* Owner and mode: as given, else kept for an existing file, else 0:0 and 0644/0755
+	 * (owners in the instance's ids, shifted into the host view of its root). */
+	if (fchown(fd, put->uid >= 0 ? (uid_t)put->uid + shift : exists ? st.st_uid : shift,
+		   put->gid >= 0 ? (gid_t)put->gid + shift : exists ? st.st_gid : shift) < 0)
 		return error_errno(err, -errno, "Failed to set the owner of '%s'", path);
 	if (fchmod(fd, put->mode >= 0			      ? (mode_t)put->mode & 07777
 		       : exists				      ? st.st_mode & 07777

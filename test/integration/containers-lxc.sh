@@ -37,10 +37,12 @@ out=$(script -qec "lxc exec c1 -t -- sh -c 'test -t 0 && echo tty'" /dev/null | 
 assert_match "$out" tty "exec -t"
 
 # 50 simultaneous execs into one container all return with their output.
+pids=()
 for i in $(seq 50); do
 	(lxc exec c1 -- sh -c "echo out-$i" >"$LODGE_DIR/exec-$i.out" 2>&1) &
+	pids+=($!)
 done
-wait
+wait "${pids[@]}"
 for i in $(seq 50); do
 	assert_eq "$(cat "$LODGE_DIR/exec-$i.out")" "out-$i" "concurrent exec $i"
 done

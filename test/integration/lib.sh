@@ -98,7 +98,9 @@ state_cleanup() {
 	if [ -d "$LODGE_DIR/containers" ] && command -v lxc-stop >/dev/null; then
 		for c in "$LODGE_DIR"/containers/*/; do
 			[ -d "$c" ] || continue
-			lxc-stop -P "$LODGE_DIR/containers" -n "$(basename "$c")" -k >/dev/null 2>&1 || true
+			# liblxc's command socket is abstract: reach it from lodged's netns.
+			${NETNS:+ip netns exec "$NETNS"} lxc-stop -P "$LODGE_DIR/containers" \
+				-n "$(basename "$c")" -k >/dev/null 2>&1 || true
 		done
 	fi
 	for m in $(awk -v d="$LODGE_DIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do
