@@ -964,6 +964,8 @@ static int lxc_instance_delete(const struct instance_env *env, struct instance *
 	if (unlink(p.config) < 0 && errno != ENOENT)
 		return error_errno(err, -errno, "Failed to remove '%s'", p.config);
 	(void)unlink(p.seccomp);
+	/* liblxc's own commands leave <name>.log there. */
+	dir_remove_files(p.dir);
 	if (rmdir(p.dir) < 0 && errno != ENOENT)
 		log_debug("Leaving directory '%s' in place: %s", p.dir, strerror(errno));
 	dir_remove_files(p.log_dir);
