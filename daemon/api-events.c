@@ -27,5 +27,5 @@ static int api_events_ws(struct api_request *req, struct ws_conn *ws)
 
 const struct route api_events_routes[] = {
 	{ .path = "/1.0/events", .websocket = api_events_ws },
-	{ NULL },
+	{},
 };

@@ -915,5 +915,5 @@ const struct route api_exec_routes[] = {
 	{ .path = "/1.0/instances/{name}/console", .handlers = { [HTTP_POST] = api_console_post } },
 	{ .path = "/1.0/containers/{name}/console",
 	  .handlers = { [HTTP_POST] = api_console_post } },
-	{ NULL },
+	{},
 };

@@ -317,5 +317,5 @@ const struct route api_files_routes[] = {
 	{ .path = "/1.0/containers/{name}/console",
 	  .handlers = { [HTTP_GET] = api_console_log_get,
 			[HTTP_DELETE] = api_console_log_delete } },
-	{ NULL },
+	{},
 };

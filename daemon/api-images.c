@@ -836,5 +836,5 @@ const struct route api_images_routes[] = {
 			[HTTP_DELETE] = api_image_delete } },
 	{ .path = "/1.0/images/{fingerprint}/export",
 	  .handlers = { [HTTP_GET] = api_image_export } },
-	{ NULL },
+	{},
 };

@@ -996,5 +996,5 @@ static int api_snapshot_delete(struct api_request *req)
 const struct route api_instances_routes[] = {
 	INSTANCE_ROUTES("/1.0/instances"),
 	INSTANCE_ROUTES("/1.0/containers"),
-	{ NULL },
+	{},
 };

@@ -371,5 +371,5 @@ const struct route api_networks_routes[] = {
 	  .handlers = { [HTTP_PUT] = api_testing_lease_set,
 			[HTTP_DELETE] = api_testing_lease_remove },
 	  .flags = ROUTE_TESTING },
-	{ NULL },
+	{},
 };

@@ -98,5 +98,5 @@ const struct route api_operations_routes[] = {
 	{ .path = "/1.0/operations/{id}/websocket",
 	  .websocket = api_operation_websocket,
 	  .flags = ROUTE_UNTRUSTED },
-	{ NULL },
+	{},
 };

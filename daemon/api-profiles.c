@@ -273,5 +273,5 @@ const struct route api_profiles_routes[] = {
 			[HTTP_PATCH] = api_profile_patch,
 			[HTTP_POST] = api_profile_post,
 			[HTTP_DELETE] = api_profile_delete } },
-	{ NULL },
+	{},
 };

@@ -55,5 +55,5 @@ static int api_resources_get(struct api_request *req)
 
 const struct route api_resources_routes[] = {
 	{ .path = "/1.0/resources", .handlers = { [HTTP_GET] = api_resources_get } },
-	{ NULL },
+	{},
 };

@@ -240,5 +240,5 @@ const struct route api_server_routes[] = {
 			[HTTP_PATCH] = api_server_patch },
 	  .flags = ROUTE_UNTRUSTED },
 	{ .path = "/internal/shutdown", .handlers = { [HTTP_PUT] = api_shutdown } },
-	{ NULL },
+	{},
 };

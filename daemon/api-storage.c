@@ -852,5 +852,5 @@ const struct route api_storage_routes[] = {
 			[HTTP_DELETE] = api_volume_delete } },
 	{ .path = "/1.0/storage-pools/{pool}/volumes/{type}/{name}/state",
 	  .handlers = { [HTTP_GET] = api_volume_state } },
-	{ NULL },
+	{},
 };

@@ -70,5 +70,5 @@ const struct route api_testing_routes[] = {
 	{ .path = "/internal/testing/operations",
 	  .handlers = { [HTTP_POST] = api_testing_operation },
 	  .flags = ROUTE_TESTING },
-	{ NULL },
+	{},
 };

@@ -106,7 +106,7 @@ static const struct config_key instance_keys[] = {
 	{ .name = "image.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{ .name = "user.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{ .name = "volatile.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
-	{ NULL },
+	{},
 };
 
 const struct config_schema instance_config_schema = {

@@ -291,7 +291,11 @@ static void subnet_list_add(struct subnet_list *l, const struct subnet *s)
 	l->items[l->n++] = *s;
 }
 
-/* Adds the routes of one netlink dump message batch; returns 1 when the dump is done. */
+/* Adds the routes of one netlink dump message batch; returns 1 when the dump is done.
+ * The kernel's NLMSG_NEXT/RTA_NEXT macros cast char pointers; netlink aligns every message
+ * and attribute to 4 bytes (NLMSG_ALIGN, RTA_ALIGN), so clang's -Wcast-align is moot here. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcast-align"
 static int routes_parse(const char *buf, size_t len, unsigned exclude_index, struct subnet_list *l,
 			struct error *err)
 {
@@ -337,6 +341,7 @@ static int routes_parse(const char *buf, size_t len, unsigned exclude_index, str
 	}
 	return 0;
 }
+#pragma GCC diagnostic pop
 
 static int routes_dump(int family, unsigned exclude_index, struct subnet_list *l, struct error *err)
 {

@@ -81,8 +81,18 @@ run)
 	deps
 	build build
 	export LODGE_DIR=${LODGE_DIR:-/var/lib/lodge}
-	echo "lodged: state in $LODGE_DIR; try: LXD_DIR=$LODGE_DIR lxc info"
-	exec build/lodged --verbose
+	build/lodged --verbose &
+	pid=$!
+	trap 'kill -TERM $pid 2>/dev/null; wait $pid' INT TERM
+	build/lodged waitready --timeout 30
+	# A local busybox image, so that `lxc launch busybox c1` works at once.
+	if ! LXD_DIR=$LODGE_DIR lxc image info busybox >/dev/null 2>&1; then
+		images/build-busybox.sh "$LODGE_DIR/tmp/busybox.tar.xz" >/dev/null
+		LXD_DIR=$LODGE_DIR lxc image import "$LODGE_DIR/tmp/busybox.tar.xz" --alias busybox
+		rm -f "$LODGE_DIR/tmp/busybox.tar.xz"
+	fi
+	echo "lodged: state in $LODGE_DIR; try: LXD_DIR=$LODGE_DIR lxc launch busybox c1"
+	wait $pid
 	;;
 test)
 	deps

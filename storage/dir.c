@@ -59,7 +59,7 @@ static const struct config_key dir_pool_keys[] = {
 	{ .name = "rsync.bwlimit", .type = CONFIG_TYPE_STRING },
 	{ .name = "rsync.compression", .type = CONFIG_TYPE_BOOL },
 	{ .name = "user.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
-	{ NULL },
+	{},
 };
 
 static const struct config_schema dir_pool_schema = { "storage pool", dir_pool_keys };
@@ -535,7 +535,6 @@ static bool dir_volume_is_mounted(struct storage_pool *pool, const struct storag
 static int dir_volume_delete(struct storage_pool *pool, const struct storage_volume *vol,
 			     struct error *err)
 {
-	autofree char *relpath = dir_relpath(vol->type, vol->name);
 	autoclose int parent = -1;
 	int r;
 

@@ -36,7 +36,7 @@ static const struct config_key storage_volume_keys[] = {
 	{ .name = "security.unmapped", .type = CONFIG_TYPE_BOOL },
 	{ .name = "volatile.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{ .name = "user.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
-	{ NULL },
+	{},
 };
 
 const struct config_schema storage_volume_schema = { "storage volume", storage_volume_keys };
