@@ -17,6 +17,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/server.h"
+#include "instance/lifecycle.h"
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/lxd-client.h"
@@ -135,6 +136,16 @@ static bool default_network_wanted(void)
 	return !arg_testing;
 }
 
+/* Brings back the instances that should run (boot.autostart, or running before the host
+ * went down), on a worker while the API already serves. */
+static void autostart_run(void *data)
+{
+	struct daemon *d = data;
+	struct instance_env env = { .db = d->db, .dir = d->dir };
+
+	instances_autostart(&env);
+}
+
 static int run_daemon(void)
 {
 	struct daemon d;
@@ -152,6 +163,8 @@ static int run_daemon(void)
 		r = server_environment_init(&d, &err);
 	if (r == 0)
 		r = server_config_apply(&d, &err);
+	if (r == 0)
+		r = daemon_queue_work(&d, autostart_run, NULL, &d);
 	if (r == 0)
 		r = daemon_run(&d);
 	if (r < 0)
