@@ -37,40 +37,20 @@ static json_t *instance_from_row(sqlite3_stmt *stmt)
 
 int db_instance_get(struct db *db, const char *name, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.name = ?",
-		       DB_ARGS(DB_TEXT(name)), &stmt, err);
-	if (r < 0)
-		return r;
-	r = db_step(db, stmt, err);
-	if (r < 0)
-		return r;
-	if (r == 0)
+	r = db_query_json_one(db, "SELECT " INSTANCE_COLUMNS " FROM instances i WHERE i.name = ?",
+			      DB_ARGS(DB_TEXT(name)), instance_from_row, ret, err);
+	if (r == -ENOENT)
 		return error_set(err, -ENOENT, "Instance '%s' not found", name);
-	*ret = instance_from_row(stmt);
-	return 0;
+	return r;
 }
 
 int db_instance_list(struct db *db, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
-	autojson json_t *list = json_array();
-	int r;
-
-	r = db_prepare(db, "SELECT " INSTANCE_COLUMNS " FROM instances i ORDER BY i.name",
-		       DB_NO_ARGS, &stmt, err);
-	if (r < 0)
-		return r;
-	while ((r = db_step(db, stmt, err)) > 0)
-		json_array_append_new(list, instance_from_row(stmt));
-	if (r < 0)
-		return r;
-	*ret = take_ptr(list);
-	return 0;
+	return db_query_json_list(db,
+				  "SELECT " INSTANCE_COLUMNS " FROM instances i ORDER BY i.name",
+				  DB_NO_ARGS, instance_from_row, ret, err);
 }
 
 /* Rewrites the profile links of instance id from the row's "profiles" array. */
@@ -268,45 +248,26 @@ static json_t *snapshot_from_row(sqlite3_stmt *stmt)
 
 int db_snapshot_list(struct db *db, const char *instance, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
-	autojson json_t *list = json_array();
-	int r;
-
-	r = db_prepare(db,
-		       "SELECT " SNAPSHOT_COLUMNS " FROM instance_snapshots s JOIN instances i "
-		       "ON i.id = s.instance_id WHERE i.name = ? ORDER BY s.created_at, s.id",
-		       DB_ARGS(DB_TEXT(instance)), &stmt, err);
-	if (r < 0)
-		return r;
-	while ((r = db_step(db, stmt, err)) > 0)
-		json_array_append_new(list, snapshot_from_row(stmt));
-	if (r < 0)
-		return r;
-	*ret = take_ptr(list);
-	return 0;
+	return db_query_json_list(
+		db,
+		"SELECT " SNAPSHOT_COLUMNS " FROM instance_snapshots s JOIN instances i "
+		"ON i.id = s.instance_id WHERE i.name = ? ORDER BY s.created_at, s.id",
+		DB_ARGS(DB_TEXT(instance)), snapshot_from_row, ret, err);
 }
 
 int db_snapshot_get(struct db *db, const char *instance, const char *snap, json_t **ret,
 		    struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
 	int r;
 
-	r = db_prepare(db,
-		       "SELECT " SNAPSHOT_COLUMNS " FROM instance_snapshots s JOIN instances i "
-		       "ON i.id = s.instance_id WHERE i.name = ? AND s.name = ?",
-		       DB_ARGS(DB_TEXT(instance), DB_TEXT(snap)), &stmt, err);
-	if (r < 0)
-		return r;
-	r = db_step(db, stmt, err);
-	if (r < 0)
-		return r;
-	if (r == 0)
+	r = db_query_json_one(
+		db,
+		"SELECT " SNAPSHOT_COLUMNS " FROM instance_snapshots s JOIN instances i "
+		"ON i.id = s.instance_id WHERE i.name = ? AND s.name = ?",
+		DB_ARGS(DB_TEXT(instance), DB_TEXT(snap)), snapshot_from_row, ret, err);
+	if (r == -ENOENT)
 		return error_set(err, -ENOENT, "Snapshot '%s/%s' not found", instance, snap);
-	*ret = snapshot_from_row(stmt);
-	return 0;
+	return r;
 }
 
 int db_snapshot_create(struct db *db, const char *instance, const json_t *row, struct error *err)

@@ -132,6 +132,16 @@ static inline int64_t db_column_int(sqlite3_stmt *stmt, int i)
  * object when the column is NULL or not valid JSON (it was validated before it was stored). */
 json_t *db_column_json(sqlite3_stmt *stmt, int i);
 
+/* Runs a query and collects every row as the JSON value row() makes of it, into a new
+ * array. */
+int db_query_json_list(struct db *db, const char *sql, const struct db_arg *args, size_t n_args,
+		       json_t *(*row)(sqlite3_stmt *stmt), json_t **ret, struct error *err);
+
+/* Runs a query for one row made into JSON by row(); -ENOENT when there is none (err is
+ * left for the caller to fill with the name of what is missing). */
+int db_query_json_one(struct db *db, const char *sql, const struct db_arg *args, size_t n_args,
+		      json_t *(*row)(sqlite3_stmt *stmt), json_t **ret, struct error *err);
+
 /* Compact JSON text of value, for a TEXT column. The caller frees. */
 char *db_json_text(const json_t *value);
 

@@ -22,40 +22,21 @@ static json_t *profile_from_row(sqlite3_stmt *stmt)
 
 int db_profile_get(struct db *db, const char *name, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT name, description, config, devices FROM profiles WHERE name = ?",
-		       DB_ARGS(DB_TEXT(name)), &stmt, err);
-	if (r < 0)
-		return r;
-	r = db_step(db, stmt, err);
-	if (r < 0)
-		return r;
-	if (r == 0)
+	r = db_query_json_one(
+		db, "SELECT name, description, config, devices FROM profiles WHERE name = ?",
+		DB_ARGS(DB_TEXT(name)), profile_from_row, ret, err);
+	if (r == -ENOENT)
 		return error_set(err, -ENOENT, "Profile '%s' not found", name);
-	*ret = profile_from_row(stmt);
-	return 0;
+	return r;
 }
 
 int db_profile_list(struct db *db, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
-	autojson json_t *list = json_array();
-	int r;
-
-	r = db_prepare(db, "SELECT name, description, config, devices FROM profiles ORDER BY name",
-		       DB_NO_ARGS, &stmt, err);
-	if (r < 0)
-		return r;
-	while ((r = db_step(db, stmt, err)) > 0)
-		json_array_append_new(list, profile_from_row(stmt));
-	if (r < 0)
-		return r;
-	*ret = take_ptr(list);
-	return 0;
+	return db_query_json_list(
+		db, "SELECT name, description, config, devices FROM profiles ORDER BY name",
+		DB_NO_ARGS, profile_from_row, ret, err);
 }
 
 int db_profile_create(struct db *db, const json_t *profile, struct error *err)
@@ -110,26 +91,18 @@ int db_profile_rename(struct db *db, const char *name, const char *new_name, str
 	return r < 0 ? r : 0;
 }
 
+static json_t *name_from_row(sqlite3_stmt *stmt)
+{
+	return json_string(db_column_text(stmt, 0));
+}
+
 int db_profile_used_by(struct db *db, const char *name, json_t **ret, struct error *err)
 {
-	DB_LOCK_GUARD(db);
-	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
-	autojson json_t *list = json_array();
-	int r;
-
-	r = db_prepare(
+	return db_query_json_list(
 		db,
 		"SELECT i.name FROM instances i JOIN instance_profiles ip ON ip.instance_id = i.id "
 		"JOIN profiles p ON p.id = ip.profile_id WHERE p.name = ? ORDER BY i.name",
-		DB_ARGS(DB_TEXT(name)), &stmt, err);
-	if (r < 0)
-		return r;
-	while ((r = db_step(db, stmt, err)) > 0)
-		json_array_append_new(list, json_string(db_column_text(stmt, 0)));
-	if (r < 0)
-		return r;
-	*ret = take_ptr(list);
-	return 0;
+		DB_ARGS(DB_TEXT(name)), name_from_row, ret, err);
 }
 
 int db_profile_delete(struct db *db, const char *name, struct error *err)

@@ -374,3 +374,41 @@ char *db_json_text(const json_t *value)
 {
 	return json_to_string(value ? value : json_null());
 }
+
+int db_query_json_list(struct db *db, const char *sql, const struct db_arg *args, size_t n_args,
+		       json_t *(*row)(sqlite3_stmt *stmt), json_t **ret, struct error *err)
+{
+	DB_LOCK_GUARD(db);
+	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
+	autojson json_t *list = json_array();
+	int r;
+
+	r = db_prepare(db, sql, args, n_args, &stmt, err);
+	if (r < 0)
+		return r;
+	while ((r = db_step(db, stmt, err)) > 0)
+		json_array_append_new(list, row(stmt));
+	if (r < 0)
+		return r;
+	*ret = take_ptr(list);
+	return 0;
+}
+
+int db_query_json_one(struct db *db, const char *sql, const struct db_arg *args, size_t n_args,
+		      json_t *(*row)(sqlite3_stmt *stmt), json_t **ret, struct error *err)
+{
+	DB_LOCK_GUARD(db);
+	autoclean(db_stmt_freep) sqlite3_stmt *stmt = NULL;
+	int r;
+
+	r = db_prepare(db, sql, args, n_args, &stmt, err);
+	if (r < 0)
+		return r;
+	r = db_step(db, stmt, err);
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return -ENOENT;
+	*ret = row(stmt);
+	return 0;
+}
