@@ -101,7 +101,7 @@ test)
 	check build || rc=1
 	build build-clang CC=clang
 	build build-asan --enable-sanitizers
-	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	LODGE_SANITIZED=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=1 \
 		check build-asan || rc=1
 	summary build build-asan

@@ -4,6 +4,7 @@
 # start, restart, delete; plus re-attaching after lodged is killed.
 . "$(dirname "$0")/lib.sh"
 need_root
+need_no_sanitizer
 need_cmd lxc busybox
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
 use_netns
