@@ -20,6 +20,7 @@
 #include "instance/instance.h"
 #include "instance/lifecycle.h"
 #include "lib/config.h"
+#include "lib/filter.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -309,61 +310,25 @@ static json_t *instance_render(struct api_request *req, struct instance *inst, i
 	return j;
 }
 
-/* `filter=` (api_filtering): "key eq value" clauses joined with "and", on top-level string
- * fields; `lxc list` sends it (often empty) and filters the rest client-side. */
-static bool instance_matches_filter(const json_t *obj, const char *filter)
-{
-	autofree char *copy = NULL;
-	char *save = NULL, *clause;
-
-	if (str_is_empty(filter))
-		return true;
-	copy = xstrdup(filter);
-	for (clause = strtok_r(copy, "&", &save); clause; clause = strtok_r(NULL, "&", &save)) {
-		char *and = strstr(clause, " and ");
-		char *rest = NULL;
-
-		for (;;) {
-			char key[128], op[8], value[256];
-			const char *actual;
-
-			if (and) {
-				*and = '\0';
-				rest = and+5;
-			}
-			if (sscanf(clause, "%127s %7s %255s", key, op, value) != 3)
-				return false;
-			actual = json_get_str(obj, key);
-			if (!actual)
-				actual = json_is_true(json_object_get(obj, key))    ? "true"
-					 : json_is_false(json_object_get(obj, key)) ? "false"
-										    : NULL;
-			if (streq(op, "eq") && (!actual || strcasecmp(actual, value) != 0))
-				return false;
-			if (streq(op, "ne") && actual && strcasecmp(actual, value) == 0)
-				return false;
-			if (!rest)
-				break;
-			clause = rest;
-			and = strstr(clause, " and ");
-			rest = NULL;
-		}
-	}
-	return true;
-}
-
 /* GET /1.0/instances */
 static int api_instances_get(struct api_request *req)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(filter_freep) struct filter *filter = NULL;
 	autojson json_t *rows = NULL;
-	const char *filter = api_query(req, "filter");
+	const char *filter_s = api_query(req, "filter");
 	const char *type = api_query(req, "instance-type");
 	bool containers_only = str_has_prefix(req->path, "/1.0/containers");
 	json_t *out, *row;
 	size_t i;
 	int r;
 
+	/* `filter=` (api_filtering): `lxc list` sends it, often empty. */
+	if (!str_is_empty(filter_s)) {
+		r = filter_parse(filter_s, &filter, &err);
+		if (r < 0)
+			return api_reply_error(req, &err);
+	}
 	r = db_instance_list(req->d->db, &rows, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
@@ -382,12 +347,12 @@ static int api_instances_get(struct api_request *req)
 		if (instance_from_row(row, &inst, NULL) < 0 ||
 		    instance_expand(req->d->db, inst, NULL) < 0)
 			continue;
-		if (str_is_empty(filter)) {
+		if (!filter) {
 			json_array_append_new(out, instance_render(req, inst, req->recursion));
 			continue;
 		}
 		full = instance_render(req, inst, req->recursion > 0 ? req->recursion : 1);
-		if (!instance_matches_filter(full, filter)) {
+		if (!filter_match(filter, full)) {
 			json_decref(full);
 			continue;
 		}
@@ -444,7 +409,8 @@ static int create_resolve_image(struct api_request *req, json_t *body, struct er
 	int r;
 
 	if (!str_is_empty(json_get_str(source, "server")))
-		return error_set(err, -EOPNOTSUPP, "Creating instances from remote images is not supported yet");
+		return error_set(err, -EOPNOTSUPP,
+				 "Creating instances from remote images is not supported yet");
 	if (str_is_empty(fp) && !str_is_empty(alias)) {
 		autoclean(db_image_alias_freep) struct db_image_alias *a = NULL;
 
