@@ -159,8 +159,12 @@ static int run_daemon(void)
 	int r;
 
 	r = daemon_init(&d, &opts, &err);
-	if (r == 0)
+	if (r == 0) {
+		struct instance_env env = { .db = d.db, .dir = d.dir };
+
+		instances_reconcile(&env);
 		r = server_environment_init(&d, &err);
+	}
 	if (r == 0)
 		r = server_config_apply(&d, &err);
 	if (r == 0)

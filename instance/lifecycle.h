@@ -68,3 +68,7 @@ int instance_snapshot_restore(const struct instance_env *env, struct instance *i
 /* At daemon start: starts the instances that should run (boot.autostart, or running when
  * the host went down). Failures are logged. Blocks. */
 void instances_autostart(const struct instance_env *env);
+
+/* At daemon start, before the API serves: removes volumes and driver state that belong to
+ * no instance row (what a crash mid-create or mid-delete leaves). Failures are logged. */
+void instances_reconcile(const struct instance_env *env);

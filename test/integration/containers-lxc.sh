@@ -120,6 +120,23 @@ lxc list --format csv | grep -q c1 && fail "c1 still listed"
 [ -e "$LODGE_DIR/containers/c1" ] && fail "container config left behind"
 ls "$LODGE_DIR"/storage-pools/default/containers 2>/dev/null | grep -q c1 && fail "storage left behind"
 
+# A create whose database row never committed (lodged killed mid-create) leaves volume and
+# driver state with no owner: the next start sweeps them.
+lxc init busybox orphan >/dev/null || fail "init orphan"
+daemon_kill
+"$PYTHON" - "$LODGE_DIR/database/local.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DELETE FROM instances WHERE name = 'orphan'")
+db.commit()
+PY
+[ -d "$LODGE_DIR/storage-pools/default/containers/orphan" ] || fail "test setup: no orphan volume"
+daemon_start
+[ -e "$LODGE_DIR/storage-pools/default/containers/orphan" ] && fail "orphan volume not swept"
+[ -e "$LODGE_DIR/containers/orphan" ] && fail "orphan driver state not swept"
+lxc init busybox orphan >/dev/null || fail "the name is usable again"
+lxc delete orphan || fail "delete orphan"
+
 # a failed create leaves nothing
 lxc launch busybox "bad_name" 2>/dev/null && fail "invalid name accepted"
 lxc launch nosuchimage c2 2>/dev/null && fail "unknown image accepted"
