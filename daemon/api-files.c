@@ -60,8 +60,8 @@ static void files_job_run(void *data)
 		goto out;
 	switch (job->action) {
 	case FILES_GET:
-		job->r = instance_file_get(rootfd, shift, job->path, &job->info, &job->fd, &job->target,
-					   &job->entries, &job->err);
+		job->r = instance_file_get(rootfd, shift, job->path, &job->info, &job->fd,
+					   &job->target, &job->entries, &job->err);
 		break;
 	case FILES_PUT:
 		job->r = instance_file_put(rootfd, shift, job->path, &job->put, &job->err);

@@ -568,41 +568,41 @@ static int api_instance_put(struct api_request *req)
 }
 
 struct patch_job {
-	struct api_request *req;
+	struct daemon *d;
 	char *name;
 	json_t *body;
-	int r;
-	struct error err;
+	struct api_identity requestor;
 };
 
-static void patch_job_run(void *data)
+static int patch_work(void *data, struct error *err)
 {
 	struct patch_job *job = data;
-	struct instance_env env = daemon_env(job->req->d);
+	struct instance_env env = daemon_env(job->d);
 	autoclean(instance_freep) struct instance *inst = NULL;
+	int r;
 
 	instance_lock(job->name);
-	job->r = instance_load(job->req->d->db, job->name, &inst, &job->err);
-	if (job->r == 0)
-		job->r = instance_update(&env, inst, job->body, true, &job->err);
+	r = instance_load(job->d->db, job->name, &inst, err);
+	if (r == 0)
+		r = instance_update(&env, inst, job->body, true, err);
 	instance_unlock(job->name);
+	return r;
 }
 
-static void patch_job_done(void *data)
+static int patch_reply(struct api_request *req, void *data)
+{
+	struct patch_job *job = data;
+	autofree char *source = str_printf("/1.0/instances/%s", job->name);
+
+	events_lifecycle(req->d->events, "default", "instance-updated", source, NULL,
+			 &req->identity);
+	return api_reply_sync(req, NULL);
+}
+
+static void patch_free(void *data)
 {
 	struct patch_job *job = data;
 
-	if (job->r < 0) {
-		(void)api_reply_error(job->req, &job->err);
-	} else {
-		autofree char *source = str_printf("/1.0/instances/%s", job->name);
-
-		events_lifecycle(job->req->d->events, "default", "instance-updated", source, NULL,
-				 &job->req->identity);
-		(void)api_reply_sync(job->req, NULL);
-	}
-	api_request_finish(job->req);
-	error_clear(&job->err);
 	json_decref(job->body);
 	free(job->name);
 	free(job);
@@ -627,17 +627,10 @@ static int api_instance_patch(struct api_request *req)
 	if (r < 0)
 		return r;
 	job = xcalloc(1, sizeof(*job));
-	job->req = req;
+	job->d = req->d;
 	job->name = xstrdup(inst->name);
 	job->body = json_incref(body);
-	r = daemon_queue_work(req->d, patch_job_run, patch_job_done, job);
-	if (r < 0) {
-		json_decref(job->body);
-		free(job->name);
-		free(job);
-		return api_reply_errorf(req, r, "Failed to queue the update");
-	}
-	return api_reply_later(req);
+	return api_reply_from_worker(req, patch_work, patch_reply, patch_free, job);
 }
 
 /* POST /1.0/instances/{name}: rename ({"name": "new"}); migration is not supported. */
@@ -689,34 +682,36 @@ static int api_instance_delete(struct api_request *req)
 /* --- state ------------------------------------------------------------------------------- */
 
 struct state_job {
-	struct api_request *req;
+	struct daemon *d;
 	char *name;
 	json_t *state;
-	int r;
-	struct error err;
 };
 
-static void state_job_run(void *data)
+static int state_work(void *data, struct error *err)
 {
 	struct state_job *job = data;
-	struct instance_env env = daemon_env(job->req->d);
+	struct instance_env env = daemon_env(job->d);
 	autoclean(instance_freep) struct instance *inst = NULL;
+	int r;
 
-	job->r = instance_load(job->req->d->db, job->name, &inst, &job->err);
-	if (job->r == 0)
-		job->r = instance_state(&env, inst, &job->state, &job->err);
+	r = instance_load(job->d->db, job->name, &inst, err);
+	if (r == 0)
+		r = instance_state(&env, inst, &job->state, err);
+	return r;
 }
 
-static void state_job_done(void *data)
+static int state_reply(struct api_request *req, void *data)
 {
 	struct state_job *job = data;
 
-	if (job->r < 0)
-		(void)api_reply_error(job->req, &job->err);
-	else
-		(void)api_reply_sync(job->req, job->state);
-	api_request_finish(job->req);
-	error_clear(&job->err);
+	return api_reply_sync(req, take_ptr(job->state));
+}
+
+static void state_free(void *data)
+{
+	struct state_job *job = data;
+
+	json_decref(job->state);
 	free(job->name);
 	free(job);
 }
@@ -732,15 +727,9 @@ static int api_instance_state_get(struct api_request *req)
 	if (r < 0)
 		return r;
 	job = xcalloc(1, sizeof(*job));
-	job->req = req;
+	job->d = req->d;
 	job->name = xstrdup(inst->name);
-	r = daemon_queue_work(req->d, state_job_run, state_job_done, job);
-	if (r < 0) {
-		free(job->name);
-		free(job);
-		return api_reply_errorf(req, r, "Failed to queue the state query");
-	}
-	return api_reply_later(req);
+	return api_reply_from_worker(req, state_work, state_reply, state_free, job);
 }
 
 /* PUT /1.0/instances/{name}/state {"action", "timeout", "force", "stateful"} */

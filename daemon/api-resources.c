@@ -11,46 +11,31 @@
 
 #include "lib/banned.h"
 
-struct resources_job {
-	struct api_request *req;
-	json_t *result;
-	struct error err;
-	int r;
-};
-
-static void resources_job_run(void *data)
+static int resources_work(void *data, struct error *err)
 {
-	struct resources_job *job = data;
-
-	job->r = resources_get(&job->result, &job->err);
+	return resources_get(data, err);
 }
 
-static void resources_job_done(void *data)
+static int resources_reply(struct api_request *req, void *data)
 {
-	struct resources_job *job = data;
+	json_t **result = data;
 
-	if (job->r < 0)
-		(void)api_reply_error(job->req, &job->err);
-	else
-		(void)api_reply_sync(job->req, job->result);
-	api_request_finish(job->req);
-	error_clear(&job->err);
-	free(job);
+	return api_reply_sync(req, take_ptr(*result));
+}
+
+static void resources_free(void *data)
+{
+	json_t **result = data;
+
+	json_decref(*result);
+	free(result);
 }
 
 /* GET /1.0/resources */
 static int api_resources_get(struct api_request *req)
 {
-	struct resources_job *job = xcalloc(1, sizeof(*job));
-	int r;
-
-	job->req = req;
-	r = daemon_queue_work(req->d, resources_job_run, resources_job_done, job);
-	if (r < 0) {
-		free(job);
-		return api_reply_errorf(req, r, "Failed to queue the resources query");
-	}
-	return api_reply_later(req);
+	return api_reply_from_worker(req, resources_work, resources_reply, resources_free,
+				     xcalloc(1, sizeof(json_t *)));
 }
 
 const struct route api_resources_routes[] = {

@@ -126,37 +126,36 @@ static int api_server_get(struct api_request *req)
 }
 
 struct config_job {
-	struct api_request *req;
+	struct daemon *d;
 	json_t *config;
 	bool patch;
-	int r;
-	struct error err;
 };
 
-static void config_job_run(void *data)
+static int config_work(void *data, struct error *err)
 {
 	struct config_job *job = data;
 
-	job->r = server_config_update(job->req->d, job->config, job->patch, &job->err);
+	return server_config_update(job->d, job->config, job->patch, err);
 }
 
-static void config_job_done(void *data)
+/* Back on the loop: the stored config goes live (the HTTPS listener), then the reply. */
+static int config_reply(struct api_request *req, void *data)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	int r;
+
+	r = server_config_apply(req->d, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	events_lifecycle(req->d->events, "default", "config-updated", "/1.0", NULL, &req->identity);
+	return api_reply_sync(req, NULL);
+}
+
+static void config_free(void *data)
 {
 	struct config_job *job = data;
-	struct api_request *req = job->req;
 
-	if (job->r == 0)
-		job->r = server_config_apply(req->d, &job->err);
-	if (job->r < 0) {
-		(void)api_reply_error(req, &job->err);
-	} else {
-		events_lifecycle(req->d->events, "default", "config-updated", "/1.0", NULL,
-				 &req->identity);
-		(void)api_reply_sync(req, NULL);
-	}
-	api_request_finish(req);
 	json_decref(job->config);
-	error_clear(&job->err);
 	free(job);
 }
 
@@ -186,16 +185,10 @@ static int api_server_update(struct api_request *req, bool patch)
 
 	config = json_object_get(body, "config");
 	job = xcalloc(1, sizeof(*job));
-	job->req = req;
+	job->d = req->d;
 	job->config = config ? json_incref(config) : json_object();
 	job->patch = patch;
-	r = daemon_queue_work(req->d, config_job_run, config_job_done, job);
-	if (r < 0) {
-		json_decref(job->config);
-		free(job);
-		return api_reply_errorf(req, r, "Failed to queue the configuration update");
-	}
-	return api_reply_later(req);
+	return api_reply_from_worker(req, config_work, config_reply, config_free, job);
 }
 
 static int api_server_put(struct api_request *req)

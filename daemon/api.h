@@ -158,6 +158,14 @@ int api_reply_later(struct api_request *req);
 /* Sends a deferred reply (or drops it if the client went away) and frees the request. */
 void api_request_finish(struct api_request *req);
 
+/* Runs work(data, err) on a worker thread, then, on the loop, reply(req, data) when it
+ * returned >= 0, or the error envelope otherwise, and free_data(data) (may be NULL). For
+ * handlers whose answer needs blocking work but stays synchronous for the client. Takes
+ * data; returns what the handler returns. */
+int api_reply_from_worker(struct api_request *req, int (*work)(void *data, struct error *err),
+			  int (*reply)(struct api_request *req, void *data),
+			  void (*free_data)(void *data), void *data);
+
 /* errno -> HTTP status, the one table (daemon/api-error.c). */
 int api_error_status(int code);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon/api.h"
+#include "daemon/daemon.h"
 #include "daemon/operations.h"
 #include "lib/json.h"
 #include "lib/log.h"
@@ -182,4 +183,58 @@ int api_request_json(struct api_request *req, json_t **ret)
 		error_clear(&err);
 	}
 	return r;
+}
+
+struct worker_reply {
+	struct api_request *req;
+	int (*work)(void *data, struct error *err);
+	int (*reply)(struct api_request *req, void *data);
+	void (*free_data)(void *data);
+	void *data;
+	int r;
+	struct error err;
+};
+
+static void worker_reply_run(void *data)
+{
+	struct worker_reply *w = data;
+
+	w->r = w->work(w->data, &w->err);
+}
+
+static void worker_reply_done(void *data)
+{
+	struct worker_reply *w = data;
+
+	if (w->r < 0)
+		(void)api_reply_error(w->req, &w->err);
+	else
+		(void)w->reply(w->req, w->data);
+	api_request_finish(w->req);
+	if (w->free_data)
+		w->free_data(w->data);
+	error_clear(&w->err);
+	free(w);
+}
+
+int api_reply_from_worker(struct api_request *req, int (*work)(void *data, struct error *err),
+			  int (*reply)(struct api_request *req, void *data),
+			  void (*free_data)(void *data), void *data)
+{
+	struct worker_reply *w = xcalloc(1, sizeof(*w));
+	int r;
+
+	w->req = req;
+	w->work = work;
+	w->reply = reply;
+	w->free_data = free_data;
+	w->data = data;
+	r = daemon_queue_work(req->d, worker_reply_run, worker_reply_done, w);
+	if (r < 0) {
+		if (free_data)
+			free_data(data);
+		free(w);
+		return api_reply_errorf(req, r, "Failed to queue the request");
+	}
+	return api_reply_later(req);
 }
