@@ -24,6 +24,7 @@
 #include "lib/log.h"
 #include "lib/multipart.h"
 #include "lib/str.h"
+#include "storage/storage.h"
 
 #include "lib/banned.h"
 
@@ -433,12 +434,14 @@ static int delete_run(struct operation *op, struct error *err)
 {
 	struct delete_job *job = op->data;
 
-	/* TODO(images): storage removes its unpacked copies of the image here, before the
-	 * image itself goes (LXD refuses while instances still use an image volume). */
 	int r;
 
+	/* The row goes first: a pool's unpacked copy is removed only once its image is gone
+	 * from the store, and copies that clones still stand on stay until the last one. */
 	r = image_delete(job->d->db, job->d->dir, job->fingerprint, err);
 	job->deleted = r == 0;
+	if (r == 0)
+		(void)storage_images_forget(job->d->db, job->d->dir, job->fingerprint, NULL);
 	return r;
 }
 

@@ -1668,3 +1668,31 @@ int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t
 		return r;
 	return storage_volume_usage(pool, vol, ret_used, err);
 }
+
+int storage_images_forget(struct db *db, const char *lodge_dir, const char *fingerprint,
+			  struct error *err)
+{
+	autojson json_t *pools = NULL;
+	size_t i;
+	json_t *p;
+	int r;
+
+	r = db_storage_pool_names(db, &pools, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(pools, i, p)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+		struct error e = ERROR_INIT;
+
+		r = storage_pool_load(db, lodge_dir, json_string_value(p), &pool, &e);
+		if (r == 0)
+			r = storage_image_delete(pool, fingerprint, &e);
+		/* -EBUSY: clones still stand on it; the last of them removes it. */
+		if (r < 0 && r != -EBUSY)
+			log_warn("Failed to remove image '%s' from storage pool '%s': %s, ignoring",
+				 fingerprint, json_string_value(p), error_message(&e));
+		error_clear(&e);
+	}
+	return 0;
+}

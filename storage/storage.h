@@ -360,3 +360,9 @@ int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t
  * instances that still clone it: it then stays, and the last of them removes it when
  * deleted. Harmless when the pool has no copy. Blocks. */
 int storage_image_delete(struct storage_pool *pool, const char *fingerprint, struct error *err);
+
+/* After an image left the image store: drops its unpacked copy from every pool where no
+ * instance clones it any more (the others go with their last clone). Failures on a pool are
+ * logged. Blocks. */
+int storage_images_forget(struct db *db, const char *lodge_dir, const char *fingerprint,
+			  struct error *err);

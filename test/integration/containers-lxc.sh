@@ -141,4 +141,8 @@ lxc delete orphan || fail "delete orphan"
 lxc launch busybox "bad_name" 2>/dev/null && fail "invalid name accepted"
 lxc launch nosuchimage c2 2>/dev/null && fail "unknown image accepted"
 lxc list --format csv | grep -q . && fail "something was left by failed creates"
+# Deleting the image also drops the pool's unpacked copy once no instance clones it.
+[ -n "$(ls "$LODGE_DIR/storage-pools/default/images")" ] || fail "no unpacked image in the pool"
+lxc image delete busybox || fail "image delete"
+[ -z "$(ls "$LODGE_DIR/storage-pools/default/images")" ] || fail "unpacked image left in the pool"
 echo "PASS: containers with the lxc client"
