@@ -95,6 +95,7 @@ struct exec_session {
 	uv_poll_t stdin_poll;
 	bool stdin_polling;
 	bool stdin_eof;
+	bool io_ready; /* the descriptors exist: stdin is written, no longer kept */
 	int pty_master;
 	struct exec_reader readers[2];
 	unsigned n_readers;
@@ -422,9 +423,12 @@ static void start_done(void *data)
 	}
 	if (s->console) {
 		s->stdin_fd = s->pty_master;
+		s->io_ready = true;
 		r = reader_add(s, s->pty_master, STREAM_STDIN);
 		if (r < 0)
 			session_fail(s, r, "Failed to watch the console");
+		else
+			stdin_flush(s); /* keystrokes sent before the console was open */
 		return;
 	}
 
@@ -443,6 +447,7 @@ static int session_open_fds(struct exec_session *s, struct error *err)
 {
 	int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
 	int master = -1, slave = -1;
+	int r;
 
 	if (s->interactive) {
 		struct winsize ws = { .ws_row = (unsigned short)(s->height ? s->height : 24),
@@ -455,7 +460,11 @@ static int session_open_fds(struct exec_session *s, struct error *err)
 		s->pty_master = master;
 		s->stdin_fd = master;
 		s->child_fds[0] = s->child_fds[1] = s->child_fds[2] = slave;
-		return reader_add(s, master, STREAM_STDIN);
+		s->io_ready = true;
+		r = reader_add(s, master, STREAM_STDIN);
+		if (r == 0)
+			stdin_flush(s); /* keystrokes sent before the start */
+		return r;
 	}
 	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		int e = -errno;
@@ -470,6 +479,7 @@ static int session_open_fds(struct exec_session *s, struct error *err)
 	(void)fcntl(s->stdin_fd, F_SETFL, fcntl(s->stdin_fd, F_GETFL) | O_NONBLOCK);
 	if (reader_add(s, out[0], STREAM_STDOUT) < 0 || reader_add(s, errp[0], STREAM_STDERR) < 0)
 		return error_set(err, -EIO, "Failed to watch the output");
+	s->io_ready = true;
 	/* What arrived before the start, and maybe its EOF (the stream may be gone by now). */
 	if (s->stdin_pending.len > 0 || s->stdin_eof)
 		stdin_flush(s);
@@ -559,7 +569,7 @@ static void on_stdin_writable(uv_poll_t *p, int status, int events)
  * (keystrokes never fill it). */
 static void stdin_flush(struct exec_session *s)
 {
-	if (!s->started)
+	if (!s->io_ready)
 		return;
 	while (s->stdin_fd >= 0 && s->stdin_pending.len > 0) {
 		ssize_t n = write(s->stdin_fd, s->stdin_pending.buf, s->stdin_pending.len);
@@ -593,7 +603,7 @@ static void stdin_write(struct exec_session *s, const void *data, size_t len)
 {
 	/* lxc sends stdin as soon as stream 0 is connected, maybe before the other streams
 	 * are and the process starts: keep it until then. */
-	if (s->stdin_fd < 0 && s->started)
+	if (s->stdin_fd < 0 && s->io_ready)
 		return;
 	if (s->stdin_pending.len + len > EXEC_STDIN_MAX_PENDING) {
 		stdin_close(s); /* the process does not read: stop feeding it */
