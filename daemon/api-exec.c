@@ -625,7 +625,7 @@ static void session_ws_receive(struct ws_conn *ws, bool binary, const void *data
 		control_message(s, data, len);
 		return;
 	}
-	if (st != STREAM_STDIN || (s->stdin_fd < 0 && s->started))
+	if (st != STREAM_STDIN || (s->stdin_fd < 0 && s->io_ready))
 		return;
 	if (!binary && len == 0) {
 		/* Stdin EOF. On a pty it means nothing: the terminal stays. */

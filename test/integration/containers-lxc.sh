@@ -48,6 +48,34 @@ for i in $(seq 50); do
 	assert_eq "$(cat "$LODGE_DIR/exec-$i.out")" "out-$i" "concurrent exec $i"
 done
 
+# console: the log, and an attach through the console websockets (as `lxc console` does:
+# control first, then the terminal stream; keystrokes in, the shell's output back).
+lxc console c1 --show-log >/dev/null || fail "console --show-log"
+"$PYTHON" - "$SOCK" c1 <<'PY' || fail "console attach"
+import asyncio, http.client, json, socket, sys, websockets
+class Unix(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("lodge")
+        self.path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(self.path)
+c = Unix(sys.argv[1])
+c.request("POST", "/1.0/instances/%s/console" % sys.argv[2],
+          json.dumps({"width": 80, "height": 24, "type": "console"}))
+reply = json.loads(c.getresponse().read())
+op, fds = reply["operation"], reply["metadata"]["metadata"]["fds"]
+async def main():
+    url = "ws://lodge%s/websocket?secret=%s"
+    async with websockets.unix_connect(sys.argv[1], url % (op, fds["control"])):
+        async with websockets.unix_connect(sys.argv[1], url % (op, fds["0"])) as term:
+            await term.send(b"echo con''sole-ok\n")
+            out = b""
+            while b"console-ok\r" not in out:
+                out += await asyncio.wait_for(term.recv(), 10)
+asyncio.run(main())
+PY
+
 # files
 printf 'hello\n' >"$LODGE_DIR/hello.txt"
 lxc file push "$LODGE_DIR/hello.txt" c1/root/hello.txt --mode 0640 || fail "file push"
