@@ -2,6 +2,7 @@
  * X-LXD-* headers (../shared/research/lxd-client-compat.md section 7), and the console log
  * (GET/DELETE /1.0/instances/{name}/console). The file work runs on a worker: it blocks on
  * disk, and a stopped instance's root must be mounted first. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -299,6 +300,100 @@ static int api_console_log_delete(struct api_request *req)
 	return api_reply_sync(req, NULL);
 }
 
+/* --- logs ------------------------------------------------------------------------------- */
+
+static char *log_dir_path(struct api_request *req)
+{
+	return str_printf("%s/logs/%s", req->d->dir, api_param(req, "name"));
+}
+
+/* GET /1.0/instances/{name}/logs: the instance's log files (lxc.log, console.log). */
+static int api_logs_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(instance_freep) struct instance *inst = NULL;
+	autofree char *dir_path = NULL;
+	json_t *list;
+	struct dirent *de;
+	DIR *dir;
+	int r;
+
+	r = instance_load(req->d->db, api_param(req, "name"), &inst, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	list = json_array();
+	dir_path = log_dir_path(req);
+	dir = opendir(dir_path);
+	while (dir && (de = readdir(dir)))
+		if (de->d_type == DT_REG && object_name_is_valid(de->d_name))
+			json_array_append_new(list, json_sprintf("/1.0/instances/%s/logs/%s",
+								 inst->name, de->d_name));
+	if (dir)
+		closedir(dir);
+	return api_reply_sync(req, list);
+}
+
+/* Opens logs/{name}/{file} without following links; the name is checked first. */
+static int log_open(struct api_request *req, int flags, int *ret_fd)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(instance_freep) struct instance *inst = NULL;
+	autofree char *dir_path = NULL;
+	autoclose int dirfd = -1;
+	const char *file = api_param(req, "file");
+	int r, fd;
+
+	r = instance_load(req->d->db, api_param(req, "name"), &inst, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (!object_name_is_valid(file))
+		return api_reply_errorf(req, -EINVAL, "Invalid log file name '%s'", file);
+	dir_path = log_dir_path(req);
+	dirfd = open(dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = dirfd < 0 ? -ENOENT : open_beneath(dirfd, file, flags, 0);
+	if (fd < 0)
+		return api_reply_errorf(req, -ENOENT, "Log file '%s' not found", file);
+	*ret_fd = fd;
+	return 0;
+}
+
+/* GET /1.0/instances/{name}/logs/{file} */
+static int api_log_get(struct api_request *req)
+{
+	struct stat st;
+	int fd = -1, r;
+
+	r = log_open(req, O_RDONLY, &fd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return api_reply_errorf(req, -ENOENT, "Log file '%s' not found",
+					api_param(req, "file"));
+	}
+	return api_reply_fd(req, 200, "text/plain", fd, (uint64_t)st.st_size);
+}
+
+/* DELETE /1.0/instances/{name}/logs/{file}: LXD lets only exec records go; the driver's own
+ * logs stay (they are what `lxc info --show-log` reads). */
+static int api_log_delete(struct api_request *req)
+{
+	const char *file = api_param(req, "file");
+	autofree char *path = NULL;
+	int fd = -1, r;
+
+	r = log_open(req, O_RDONLY, &fd);
+	if (r < 0)
+		return r;
+	(void)close(fd);
+	if (!str_has_prefix(file, "exec_"))
+		return api_reply_errorf(req, -EINVAL, "Only exec output logs can be deleted");
+	path = str_printf("%s/logs/%s/%s", req->d->dir, api_param(req, "name"), file);
+	if (unlink(path) < 0)
+		return api_reply_errorf(req, -errno, "Failed to delete the log file '%s'", file);
+	return api_reply_sync(req, NULL);
+}
+
 #define FILES_ROUTES(base)                                        \
 	{                                                         \
 		.path = base "/{name}/files",                     \
@@ -308,9 +403,20 @@ static int api_console_log_delete(struct api_request *req)
 		.flags = ROUTE_STREAM_BODY                        \
 	}
 
+#define LOGS_ROUTES(base)                                                           \
+	{ .path = base "/{name}/logs", .handlers = { [HTTP_GET] = api_logs_get } }, \
+	{                                                                           \
+		.path = base "/{name}/logs/{file}", .handlers = {                   \
+			[HTTP_GET] = api_log_get,                                   \
+			[HTTP_DELETE] = api_log_delete                              \
+		}                                                                   \
+	}
+
 const struct route api_files_routes[] = {
 	FILES_ROUTES("/1.0/instances"),
 	FILES_ROUTES("/1.0/containers"),
+	LOGS_ROUTES("/1.0/instances"),
+	LOGS_ROUTES("/1.0/containers"),
 	{ .path = "/1.0/instances/{name}/console",
 	  .handlers = { [HTTP_GET] = api_console_log_get,
 			[HTTP_DELETE] = api_console_log_delete } },
