@@ -261,17 +261,140 @@ static int create_prepare(const struct instance_env *env, struct instance *inst,
 	return instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
 }
 
+/* LXD's rule for local copies (shared.InstanceIncludeWhenCopying): volatile.base_image
+ * travels, every other volatile key (uuid, MAC addresses, id map, power state) belongs to
+ * the source alone and the copy gets its own. */
+static bool config_key_is_copied(const char *key)
+{
+	return streq(key, "volatile.base_image") || !str_has_prefix(key, "volatile.");
+}
+
+/* A new object: the keys of from that a copy keeps (all of them unless config), then every
+ * key of over (may be NULL) on top. */
+static json_t *copy_merge(const json_t *from, const json_t *over, bool config)
+{
+	json_t *merged = json_object();
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)from, key, v)
+	{
+		if (!config || config_key_is_copied(key))
+			json_object_set(merged, key, v);
+	}
+	if (json_is_object(over))
+		json_object_update(merged, (json_t *)over);
+	return merged;
+}
+
+/* Loads the source of a copy: the instance, and the snapshot's row when source is
+ * "<instance>/<snapshot>" (*ret_snap NULL otherwise). */
+static int copy_source_load(const struct instance_env *env, const char *source,
+			    struct instance **ret_inst, json_t **ret_snap, struct error *err)
+{
+	autoclean(instance_freep) struct instance *inst = NULL;
+	autofree char *name = xstrdup(source);
+	autojson json_t *snap = NULL;
+	char *slash = strchr(name, '/');
+	int r;
+
+	if (slash)
+		*slash++ = '\0';
+	r = instance_load(env->db, name, &inst, err);
+	if (r < 0)
+		return r;
+	if (slash) {
+		if (!object_name_is_valid(slash))
+			return error_set(err, -ENOENT, "Snapshot '%s' not found", source);
+		r = db_snapshot_get(env->db, name, slash, &snap, err);
+		if (r < 0)
+			return r;
+	}
+	*ret_inst = take_ptr(inst);
+	*ret_snap = take_ptr(snap);
+	return 0;
+}
+
+/* Gives instance dst the snapshot rows of src, with the keys a copy keeps. */
+static int copy_snapshot_rows(const struct instance_env *env, const char *src, const char *dst,
+			      struct error *err)
+{
+	autojson json_t *snaps = NULL;
+	size_t i;
+	json_t *snap;
+	int r;
+
+	r = db_snapshot_list(env->db, src, &snaps, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(snaps, i, snap)
+	{
+		autojson json_t *row = json_deep_copy(snap);
+
+		json_object_del(row, "id");
+		json_object_set_new(row, "config",
+				    copy_merge(json_object_get(snap, "config"), NULL, true));
+		r = db_snapshot_create(env->db, dst, row, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Creates the root volume of inst: a copy of a->copy_source (src is its instance), a
+ * clone of the image, or an empty one. */
+static int create_volume(const struct instance_env *env, const struct instance_create_args *a,
+			 const struct instance *src, struct storage_pool *pool,
+			 const struct instance *inst, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *src_pool = NULL;
+	int r;
+
+	if (src) {
+		r = root_pool_load(env, src, &src_pool, err);
+		if (r < 0)
+			return r;
+		return storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
+					     a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0, err);
+	}
+	if (a->fingerprint)
+		return storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
+	return storage_instance_create_empty(pool, inst->name, err);
+}
+
 int instance_create(const struct instance_env *env, const struct instance_create_args *a,
 		    struct instance **ret, struct error *err)
 {
 	autoclean(instance_freep) struct instance *inst = xcalloc(1, sizeof(*inst));
+	autoclean(instance_freep) struct instance *src = NULL;
 	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
-	autojson json_t *row = NULL;
+	autojson json_t *row = NULL, *src_snap = NULL, *config = NULL, *devices = NULL;
+	struct instance_create_args c = *a;
 	int64_t id = 0;
 	json_t *existing = NULL;
 	int r;
 
-	r = create_prepare(env, inst, a, err);
+	if (a->copy_source) {
+		const json_t *from; /* the snapshot's row, or NULL: the instance itself */
+
+		r = copy_source_load(env, a->copy_source, &src, &src_snap, err);
+		if (r < 0)
+			return r;
+		from = src_snap;
+		config = copy_merge(from ? json_object_get(from, "config") : src->config, a->config,
+				    true);
+		devices = copy_merge(from ? json_object_get(from, "devices") : src->devices,
+				     a->devices, false);
+		c.config = config;
+		c.devices = devices;
+		if (!json_is_array(a->profiles))
+			c.profiles = from ? json_object_get(from, "profiles") : src->profiles;
+		c.type = src->type;
+		c.architecture = src->architecture;
+		c.fingerprint = NULL;
+		c.image_properties = NULL;
+	}
+	r = create_prepare(env, inst, &c, err);
 	if (r < 0)
 		return r;
 	if (db_instance_get(env->db, inst->name, &existing, NULL) == 0) {
@@ -282,10 +405,7 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	if (r < 0)
 		return r;
 
-	if (a->fingerprint)
-		r = storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
-	else
-		r = storage_instance_create_empty(pool, inst->name, err);
+	r = create_volume(env, &c, src, pool, inst, err);
 	if (r < 0)
 		return r;
 
@@ -297,10 +417,17 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	r = db_instance_create(env->db, row, &id, err);
 	if (r < 0)
 		goto undo_driver;
+	if (src && !src_snap && a->copy_snapshots) {
+		r = copy_snapshot_rows(env, src->name, inst->name, err);
+		if (r < 0)
+			goto undo_row;
+	}
 	inst->id = id;
 	*ret = take_ptr(inst);
 	return 0;
 
+undo_row:
+	(void)db_instance_delete(env->db, inst->name, NULL);
 undo_driver:
 	(void)inst->driver->delete (env, inst, NULL);
 undo_storage:
