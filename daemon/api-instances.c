@@ -112,11 +112,36 @@ static int task_create_instance(struct instance_task *t, const struct instance_e
 		.profiles = json_object_get(a, "profiles"),
 		.fingerprint = json_get_str(a, "lodge.fingerprint"),
 		.image_properties = json_object_get(a, "lodge.image_properties"),
+		.copy_source = json_get_str(a, "lodge.copy_source"),
 	};
 
 	(void)json_get_bool(a, "ephemeral", &c.ephemeral);
+	c.copy_snapshots = !json_is_true(json_object_get(a, "lodge.instance_only"));
 	(void)instance_type_parse(json_get_str(a, "type"), &c.type);
 	return instance_create(env, &c, &inst, err);
+}
+
+/* The instance a copy reads ("c1" of "c1/snap0"), NULL when args asks for no copy. */
+static char *copy_source_instance(const json_t *args)
+{
+	const char *src = json_get_str(args, "lodge.copy_source");
+
+	return src ? xstrndup(src, strcspn(src, "/")) : NULL;
+}
+
+/* Takes the locks of name and of other (may be NULL), in name order: two copies in opposite
+ * directions must not each hold one lock waiting for the other. */
+static void task_lock_two(const char *name, const char *other)
+{
+	if (!other) {
+		instance_lock(name);
+	} else if (strcmp(name, other) < 0) {
+		instance_lock(name);
+		instance_lock(other);
+	} else {
+		instance_lock(other);
+		instance_lock(name);
+	}
 }
 
 static int instance_task_run(struct operation *op, struct error *err)
@@ -126,11 +151,17 @@ static int instance_task_run(struct operation *op, struct error *err)
 	autoclean(instance_freep) struct instance *inst = NULL;
 	int r;
 
-	instance_lock(t->name);
 	if (t->kind == TASK_CREATE) {
+		autofree char *src = copy_source_instance(t->args);
+
+		task_lock_two(t->name, src);
 		r = task_create_instance(t, &env, err);
-		goto out;
+		if (src)
+			instance_unlock(src);
+		instance_unlock(t->name);
+		return r;
 	}
+	instance_lock(t->name);
 	r = instance_load(t->d->db, t->name, &inst, err);
 	if (r < 0)
 		goto out;
@@ -432,6 +463,48 @@ static int create_resolve_image(struct api_request *req, json_t *body, struct er
 	return 0;
 }
 
+/* Checks source.source ("c1" or "c1/snap0") of a copy and records it, with whether to leave
+ * the snapshots behind, in the request's lodge.* keys. */
+static int create_resolve_copy(struct api_request *req, json_t *body, struct error *err)
+{
+	json_t *source = json_object_get(body, "source");
+	const char *src = json_get_str(source, "source");
+	autofree char *name = NULL;
+	json_t *row = NULL;
+	const char *slash;
+	int r;
+
+	if (str_is_empty(src))
+		return error_set(err, -EINVAL, "Copy source needs an instance name");
+	if (json_is_true(json_object_get(source, "refresh")))
+		return error_set(err, -EOPNOTSUPP,
+				 "Refreshing an existing copy is not supported yet");
+	if (!str_is_empty(json_get_str(source, "project")) &&
+	    !streq(json_get_str(source, "project"), "default"))
+		return error_set(err, -EOPNOTSUPP, "Copying between projects is not supported yet");
+	slash = strchr(src, '/');
+	name = slash ? xstrndup(src, (size_t)(slash - src)) : xstrdup(src);
+	if (!instance_name_is_valid(name))
+		return error_set(err, -ENOENT, "Instance '%s' not found", name);
+	r = db_instance_get(req->d->db, name, &row, err);
+	if (r < 0)
+		return r;
+	json_decref(row);
+	if (slash) {
+		if (!object_name_is_valid(slash + 1))
+			return error_set(err, -ENOENT, "Snapshot '%s' not found", src);
+		r = db_snapshot_get(req->d->db, name, slash + 1, &row, err);
+		if (r < 0)
+			return r;
+		json_decref(row);
+	}
+	json_object_set_new(body, "lodge.copy_source", json_string(src));
+	json_object_set_new(body, "lodge.instance_only",
+			    json_boolean(json_is_true(json_object_get(source, "instance_only")) ||
+					 json_is_true(json_object_get(source, "container_only"))));
+	return 0;
+}
+
 /* POST /1.0/instances */
 static int api_instances_post(struct api_request *req)
 {
@@ -441,12 +514,21 @@ static int api_instances_post(struct api_request *req)
 	struct instance_task *t;
 	const char *source_type;
 	enum instance_type type;
-	json_t *existing = NULL;
+	json_t *existing = NULL, *value;
+	const char *key;
+	void *tmp;
+	bool copy;
 	int r;
 
 	r = api_request_json(req, &body);
 	if (r < 0)
 		return r;
+	/* lodge.* keys carry what this handler resolved to the task: never the client's. */
+	json_object_foreach_safe(body, tmp, key, value)
+	{
+		if (str_has_prefix(key, "lodge."))
+			json_object_del(body, key);
+	}
 	r = json_check_type(body, "config", JSON_OBJECT, &err);
 	if (r == 0)
 		r = json_check_type(body, "devices", JSON_OBJECT, &err);
@@ -485,13 +567,19 @@ static int api_instances_post(struct api_request *req)
 		r = create_resolve_image(req, body, &err);
 		if (r < 0)
 			return api_reply_error(req, &err);
+	} else if (streq(source_type, "copy")) {
+		r = create_resolve_copy(req, body, &err);
+		if (r < 0)
+			return api_reply_error(req, &err);
 	} else {
 		return api_reply_errorf(req, -EOPNOTSUPP,
 					"Instance source type '%s' is not supported yet",
 					source_type);
 	}
 
-	/* Validate what can be validated now, so a bad request fails with 400 at once. */
+	/* Validate what can be validated now, so a bad request fails with 400 at once (a copy's
+	 * root disk may come from its source). */
+	copy = json_get_str(body, "lodge.copy_source") != NULL;
 	{
 		autojson json_t *config = NULL, *exp_c = NULL, *exp_d = NULL;
 		json_t *profiles = json_object_get(body, "profiles");
@@ -506,7 +594,7 @@ static int api_instances_post(struct api_request *req)
 				req->d->db, json_is_array(profiles) ? profiles : defprof, config,
 				json_object_get(body, "devices"), &exp_c, &exp_d, &err);
 		if (r == 0)
-			r = instance_config_validate(exp_c, exp_d, true, &err);
+			r = instance_config_validate(exp_c, exp_d, !copy, &err);
 		if (r < 0)
 			return api_reply_error(req, &err);
 	}

@@ -15,11 +15,16 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "db/db-instances.h"
+#include "images/images.h"
+#include "instance/files.h"
 #include "instance/instance.h"
 #include "lib/config.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/list.h"
 #include "lib/log.h"
@@ -261,17 +266,379 @@ static int create_prepare(const struct instance_env *env, struct instance *inst,
 	return instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
 }
 
+/* --- image templates --------------------------------------------------------------------- */
+
+#define TEMPLATE_MAX (1024 * 1024) /* bytes of one template file */
+
+/* What a template may name: LXD's container.* / instance.* fields, trigger, path and the
+ * entry's properties.<key>. NULL for a name we do not know. */
+static const char *template_var(const struct instance *inst, const char *trigger, const char *path,
+				const json_t *props, const char *name)
+{
+	const char *field = NULL;
+
+	if (str_has_prefix(name, "container."))
+		field = name + strlen("container.");
+	else if (str_has_prefix(name, "instance."))
+		field = name + strlen("instance.");
+	if (field && streq(field, "name"))
+		return inst->name;
+	if (field && streq(field, "type"))
+		return instance_type_names[inst->type];
+	if (field && streq(field, "architecture"))
+		return inst->architecture;
+	if (field && streq(field, "privileged"))
+		return config_get_bool(&instance_config_schema, inst->expanded_config,
+				       "security.privileged")
+			       ? "true"
+			       : "false";
+	if (field && streq(field, "ephemeral"))
+		return inst->ephemeral ? "true" : "false";
+	if (streq(name, "trigger"))
+		return trigger;
+	if (streq(name, "path"))
+		return path;
+	if (str_has_prefix(name, "properties."))
+		return json_get_str(props, name + strlen("properties."));
+	return NULL;
+}
+
+/* Renders the part of LXD's template language (pongo2) that plain image templates use:
+ * "{{ name }}" substitutions, an unknown name giving "" as in pongo2. Tags ("{%") and
+ * filters need the whole language: -EOPNOTSUPP. */
+static int template_render(const char *tpl, const struct instance *inst, const char *trigger,
+			   const char *path, const json_t *props, struct strbuf *out,
+			   struct error *err)
+{
+	const char *p = tpl;
+
+	for (;;) {
+		const char *open = strstr(p, "{{"), *close, *b, *e;
+		const char *tag = strstr(p, "{%");
+		autofree char *name = NULL;
+		const char *value;
+
+		if (tag && (!open || tag < open))
+			return error_set(err, -EOPNOTSUPP,
+					 "Template of '%s' uses tags, which are not supported",
+					 path);
+		if (!open) {
+			strbuf_adds(out, p);
+			return 0;
+		}
+		close = strstr(open + 2, "}}");
+		if (!close)
+			return error_set(err, -EINVAL, "Template of '%s' has an unclosed '{{'",
+					 path);
+		strbuf_add(out, p, (size_t)(open - p));
+		for (b = open + 2; b < close && (*b == ' ' || *b == '\t'); b++)
+			;
+		for (e = close; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		name = xstrndup(b, (size_t)(e - b));
+		if (strpbrk(name, "|( \t\"'"))
+			return error_set(err, -EOPNOTSUPP,
+					 "Template of '%s' uses '%s', which is not supported", path,
+					 name);
+		value = template_var(inst, trigger, path, props, name);
+		if (value)
+			strbuf_adds(out, value);
+		p = close + 2;
+	}
+}
+
+/* Reads templates/<file> of the volume vol_fd into *ret (a new string). */
+static int template_read(int vol_fd, const char *file, char **ret, struct error *err)
+{
+	autofree char *rel = str_printf("templates/%s", file);
+	autoclose int fd = open_beneath(vol_fd, rel, O_RDONLY | O_NOFOLLOW, 0);
+	struct strbuf sb = STRBUF_INIT;
+	char buf[16384];
+
+	if (fd < 0)
+		return error_errno(err, fd, "Failed to open template '%s'", file);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || sb.len + (size_t)n > TEMPLATE_MAX) {
+			strbuf_release(&sb);
+			return n < 0 ? error_errno(err, -errno, "Failed to read template '%s'",
+						   file)
+				     : error_set(err, -EFBIG,
+						 "Template '%s' is larger than %u bytes", file,
+						 TEMPLATE_MAX);
+		}
+		if (n == 0)
+			break;
+		strbuf_add(&sb, buf, (size_t)n);
+	}
+	if (memchr(strbuf_str(&sb), '\0', sb.len)) {
+		strbuf_release(&sb);
+		return error_set(err, -EINVAL, "Template '%s' is not text", file);
+	}
+	*ret = strbuf_detach(&sb);
+	return 0;
+}
+
+/* Writes content to path in the root rootfd (owner root of the instance, 0644, or what an
+ * existing file has), through instance_file_put(): no symlink or ".." leads out. */
+static int template_write(int rootfd, uint32_t shift, const char *path, const char *content,
+			  struct error *err)
+{
+	autoclose int fd = memfd_create("lodge-template", MFD_CLOEXEC);
+	size_t len = strlen(content), done = 0;
+	struct instance_file_put put = {
+		.type = INSTANCE_FILE_REGULAR,
+		.uid = -1,
+		.gid = -1,
+		.mode = -1,
+	};
+
+	if (fd < 0)
+		return error_errno(err, -errno, "Failed to create a memory file");
+	while (done < len) {
+		ssize_t n = write(fd, content + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_errno(err, -errno, "Failed to write a memory file");
+		done += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return error_errno(err, -errno, "Failed to rewind a memory file");
+	put.content_fd = fd;
+	return instance_file_put(rootfd, shift, path, &put, err);
+}
+
+/* Renders into path the template entry tpl if trigger is one of its "when". */
+static int template_apply(int vol_fd, int rootfd, uint32_t shift, const struct instance *inst,
+			  const char *trigger, const char *path, const json_t *tpl,
+			  struct error *err)
+{
+	autofree char *text = NULL;
+	struct strbuf out = STRBUF_INIT;
+	json_t *when = json_object_get(tpl, "when"), *w;
+	bool wanted = false;
+	size_t i;
+	int r;
+
+	json_array_foreach(when, i, w) wanted = wanted || streq(json_string_value(w), trigger);
+	if (!wanted)
+		return 0;
+	/* LXD: create_only templates leave a file that exists alone. */
+	if (json_is_true(json_object_get(tpl, "create_only"))) {
+		autoclose int fd = open_in_root(rootfd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+
+		if (fd >= 0)
+			return 0;
+	}
+	r = template_read(vol_fd, json_get_str(tpl, "template"), &text, err);
+	if (r < 0)
+		return r;
+	r = template_render(text, inst, trigger, path, json_object_get(tpl, "properties"), &out,
+			    err);
+	if (r == 0)
+		r = template_write(rootfd, shift, path, strbuf_str(&out), err);
+	strbuf_release(&out);
+	return r;
+}
+
+/* Renders the image templates (metadata.yaml beside the root volume) whose "when" includes
+ * trigger ("create", "copy") into the instance's root filesystem, as its root user. A
+ * template in a language we do not speak is skipped with a warning, as the image still
+ * works without it. The volume is left unmounted. */
+static int instance_templates_apply(const struct instance_env *env, struct instance *inst,
+				    const char *trigger, struct error *err)
+{
+	autoclean(image_metadata_freep) struct image_metadata *meta = NULL;
+	autoclose int rootfd = -1, vol_fd = -1;
+	struct instance_files_creds creds = { 0 };
+	autofree char *vol = NULL;
+	uint32_t shift = 0;
+	const char *path;
+	json_t *tpl;
+	int r;
+
+	r = instance_rootfs_open(env, inst, &rootfd, &shift, err);
+	if (r < 0)
+		return r;
+	vol = xstrndup(inst->rootfs, (size_t)(strrchr(inst->rootfs, '/') - inst->rootfs));
+	vol_fd = open(vol, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (vol_fd < 0) {
+		r = error_errno(err, -errno, "Failed to open the volume of '%s'", inst->name);
+		goto out;
+	}
+	r = image_metadata_load_at(vol_fd, &meta, err);
+	if (r == -ENOENT) { /* an empty instance, or an image without metadata */
+		error_clear(err);
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = instance_files_become(shift, &creds, err);
+	if (r < 0)
+		goto out;
+	json_object_foreach(meta->templates, path, tpl)
+	{
+		struct error e = ERROR_INIT;
+
+		r = template_apply(vol_fd, rootfd, shift, inst, trigger, path, tpl, &e);
+		if (r == -EOPNOTSUPP) {
+			log_warn("Skipping the template of '%s' for '%s': %s", path, inst->name,
+				 error_message(&e));
+			r = 0;
+		} else if (r < 0) {
+			error_set(err, r, "Failed to apply the template of '%s': %s", path,
+				  error_message(&e));
+		}
+		error_clear(&e);
+		if (r < 0)
+			break;
+	}
+	instance_files_restore(&creds);
+out:
+	instance_unmount(env, inst);
+	return r;
+}
+
+/* LXD's rule for local copies (shared.InstanceIncludeWhenCopying): volatile.base_image
+ * travels, every other volatile key (uuid, MAC addresses, id map, power state) belongs to
+ * the source alone and the copy gets its own. */
+static bool config_key_is_copied(const char *key)
+{
+	return streq(key, "volatile.base_image") || !str_has_prefix(key, "volatile.");
+}
+
+/* A new object: the keys of from that a copy keeps (all of them unless config), then every
+ * key of over (may be NULL) on top. */
+static json_t *copy_merge(const json_t *from, const json_t *over, bool config)
+{
+	json_t *merged = json_object();
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)from, key, v)
+	{
+		if (!config || config_key_is_copied(key))
+			json_object_set(merged, key, v);
+	}
+	if (json_is_object(over))
+		json_object_update(merged, (json_t *)over);
+	return merged;
+}
+
+/* Loads the source of a copy: the instance, and the snapshot's row when source is
+ * "<instance>/<snapshot>" (*ret_snap NULL otherwise). */
+static int copy_source_load(const struct instance_env *env, const char *source,
+			    struct instance **ret_inst, json_t **ret_snap, struct error *err)
+{
+	autoclean(instance_freep) struct instance *inst = NULL;
+	autofree char *name = xstrdup(source);
+	autojson json_t *snap = NULL;
+	char *slash = strchr(name, '/');
+	int r;
+
+	if (slash)
+		*slash++ = '\0';
+	r = instance_load(env->db, name, &inst, err);
+	if (r < 0)
+		return r;
+	if (slash) {
+		if (!object_name_is_valid(slash))
+			return error_set(err, -ENOENT, "Snapshot '%s' not found", source);
+		r = db_snapshot_get(env->db, name, slash, &snap, err);
+		if (r < 0)
+			return r;
+	}
+	*ret_inst = take_ptr(inst);
+	*ret_snap = take_ptr(snap);
+	return 0;
+}
+
+/* Gives instance dst the snapshot rows of src, with the keys a copy keeps. */
+static int copy_snapshot_rows(const struct instance_env *env, const char *src, const char *dst,
+			      struct error *err)
+{
+	autojson json_t *snaps = NULL;
+	size_t i;
+	json_t *snap;
+	int r;
+
+	r = db_snapshot_list(env->db, src, &snaps, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(snaps, i, snap)
+	{
+		autojson json_t *row = json_deep_copy(snap);
+
+		json_object_del(row, "id");
+		json_object_set_new(row, "config",
+				    copy_merge(json_object_get(snap, "config"), NULL, true));
+		r = db_snapshot_create(env->db, dst, row, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Creates the root volume of inst: a copy of a->copy_source (src is its instance), a
+ * clone of the image, or an empty one. */
+static int create_volume(const struct instance_env *env, const struct instance_create_args *a,
+			 const struct instance *src, struct storage_pool *pool,
+			 const struct instance *inst, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *src_pool = NULL;
+	int r;
+
+	if (src) {
+		r = root_pool_load(env, src, &src_pool, err);
+		if (r < 0)
+			return r;
+		return storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
+					     a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0, err);
+	}
+	if (a->fingerprint)
+		return storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
+	return storage_instance_create_empty(pool, inst->name, err);
+}
+
 int instance_create(const struct instance_env *env, const struct instance_create_args *a,
 		    struct instance **ret, struct error *err)
 {
 	autoclean(instance_freep) struct instance *inst = xcalloc(1, sizeof(*inst));
+	autoclean(instance_freep) struct instance *src = NULL;
 	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
-	autojson json_t *row = NULL;
+	autojson json_t *row = NULL, *src_snap = NULL, *config = NULL, *devices = NULL;
+	struct instance_create_args c = *a;
 	int64_t id = 0;
 	json_t *existing = NULL;
 	int r;
 
-	r = create_prepare(env, inst, a, err);
+	if (a->copy_source) {
+		const json_t *from; /* the snapshot's row, or NULL: the instance itself */
+
+		r = copy_source_load(env, a->copy_source, &src, &src_snap, err);
+		if (r < 0)
+			return r;
+		from = src_snap;
+		config = copy_merge(from ? json_object_get(from, "config") : src->config, a->config,
+				    true);
+		devices = copy_merge(from ? json_object_get(from, "devices") : src->devices,
+				     a->devices, false);
+		c.config = config;
+		c.devices = devices;
+		if (!json_is_array(a->profiles))
+			c.profiles = from ? json_object_get(from, "profiles") : src->profiles;
+		c.type = src->type;
+		c.architecture = src->architecture;
+		c.fingerprint = NULL;
+		c.image_properties = NULL;
+	}
+	r = create_prepare(env, inst, &c, err);
 	if (r < 0)
 		return r;
 	if (db_instance_get(env->db, inst->name, &existing, NULL) == 0) {
@@ -282,25 +649,32 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	if (r < 0)
 		return r;
 
-	if (a->fingerprint)
-		r = storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
-	else
-		r = storage_instance_create_empty(pool, inst->name, err);
+	r = create_volume(env, &c, src, pool, inst, err);
 	if (r < 0)
 		return r;
 
 	r = inst->driver->create(env, inst, err);
 	if (r < 0)
 		goto undo_storage;
+	r = instance_templates_apply(env, inst, src ? "copy" : "create", err);
+	if (r < 0)
+		goto undo_driver;
 
 	row = instance_to_row(inst);
 	r = db_instance_create(env->db, row, &id, err);
 	if (r < 0)
 		goto undo_driver;
+	if (src && !src_snap && a->copy_snapshots) {
+		r = copy_snapshot_rows(env, src->name, inst->name, err);
+		if (r < 0)
+			goto undo_row;
+	}
 	inst->id = id;
 	*ret = take_ptr(inst);
 	return 0;
 
+undo_row:
+	(void)db_instance_delete(env->db, inst->name, NULL);
 undo_driver:
 	(void)inst->driver->delete (env, inst, NULL);
 undo_storage:

@@ -23,10 +23,16 @@ struct instance_create_args {
 	bool ephemeral;
 	const char *fingerprint;	/* image to clone, NULL for an empty root */
 	const json_t *image_properties; /* copied as image.* keys */
+	/* Instance "c1" or snapshot "c1/snap0" to copy instead of an image, NULL for none: its
+	 * config (volatile.base_image the only volatile key kept), devices and profiles apply
+	 * beneath config, devices and profiles (when NULL); its type and architecture win. */
+	const char *copy_source;
+	bool copy_snapshots; /* with an instance as copy_source: its snapshots too */
 };
 
-/* Creates the instance: root volume (cloned from the image), driver state, then the
- * database row. On failure nothing is left. */
+/* Creates the instance: root volume (cloned from the image or copied from copy_source),
+ * driver state, then the database row (and copied snapshot rows). On failure nothing is
+ * left. The caller holds the locks of name and of copy_source's instance. */
 int instance_create(const struct instance_env *env, const struct instance_create_args *args,
 		    struct instance **ret, struct error *err);
 

@@ -22,6 +22,7 @@ assert_eq "$(lxc list --format json | jq -r '.[0].name')" c1 "lxc list --format 
 lxc info c1 | grep -q "^Status: RUNNING" || fail "lxc info: $(lxc info c1)"
 
 # exec: output, exit code, environment, stdin
+assert_eq "$(lxc exec c1 -- cat /etc/hostname)" c1 "hostname template on create"
 assert_eq "$(lxc exec c1 -- sh -c 'echo hi; echo err >&2; exit 3' 2>/dev/null)" hi "exec stdout"
 set +e
 lxc exec c1 -- sh -c 'exit 7'
@@ -116,6 +117,26 @@ assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
 lxc restore c1 s0 || fail "restore"
 assert_eq "$(lxc exec c1 -- cat /root/state)" before "restored content"
 lxc delete c1/s0 || fail "snapshot delete"
+
+# copy: of the running c1 (its snapshots too) and of a snapshot; volatile keys are the copy's own
+lxc snapshot c1 s1 || fail "snapshot for copy"
+lxc exec c1 -- sh -c 'echo copied > /root/state'
+lxc copy c1 c1copy || fail "lxc copy"
+assert_eq "$(lxc list c1copy -c s --format csv)" STOPPED "status of a fresh copy"
+assert_eq "$(lxc info c1copy | grep -c 's1')" 1 "snapshot copied along"
+lxc start c1copy || fail "start the copy"
+assert_eq "$(lxc exec c1copy -- cat /root/state)" copied "file in the copy"
+assert_eq "$(lxc exec c1copy -- cat /etc/hostname)" c1copy "hostname template on copy"
+[ "$(lxc config get c1copy volatile.uuid)" != "$(lxc config get c1 volatile.uuid)" ] ||
+	fail "the copy kept the source's volatile.uuid"
+lxc copy c1/s1 c1snap || fail "lxc copy from a snapshot"
+lxc start c1snap || fail "start the snapshot copy"
+assert_eq "$(lxc exec c1snap -- cat /root/state)" before "file in the snapshot copy"
+lxc copy c1 c1copy 2>/dev/null && fail "copy over an existing instance"
+lxc copy nosuch c2 2>/dev/null && fail "copy of a missing instance"
+lxc copy c1/nosuch c2 2>/dev/null && fail "copy of a missing snapshot"
+lxc delete -f c1copy c1snap || fail "delete the copies"
+lxc delete c1/s1 || fail "snapshot delete after copy"
 
 # profiles
 lxc profile create p1 >/dev/null || fail "profile create"
