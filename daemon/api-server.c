@@ -75,6 +75,7 @@ static const char *const api_extensions[] = {
 	"id_map",
 	"id_map_base",
 	"id_map_current",
+	"container_only_migration",
 	NULL,
 };
 
