@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/pidfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "daemon/router.h"
 #include "instance/instance.h"
 #include "instance/lifecycle.h"
+#include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -108,6 +110,7 @@ struct exec_session {
 	int start_r;
 	struct error start_err;
 	int child_fds[3];
+	int record_fds[2]; /* record-output: the exec_<id>.stdout/.stderr log files */
 };
 
 static void session_maybe_free(struct exec_session *s);
@@ -194,8 +197,10 @@ static void session_maybe_free(struct exec_session *s)
 	free(s->cwd);
 	free(s->instance);
 	error_clear(&s->start_err);
-	s->op->data = NULL;
-	operation_unref(s->op);
+	if (s->op) { /* NULL when the request was refused before the operation */
+		s->op->data = NULL;
+		operation_unref(s->op);
+	}
 	free(s);
 }
 
@@ -473,12 +478,20 @@ static int session_open_fds(struct exec_session *s, struct error *err)
 		return error_errno(err, e, "Failed to create pipes");
 	}
 	s->child_fds[0] = in[0];
-	s->child_fds[1] = out[1];
-	s->child_fds[2] = errp[1];
 	s->stdin_fd = in[1];
 	(void)fcntl(s->stdin_fd, F_SETFL, fcntl(s->stdin_fd, F_GETFL) | O_NONBLOCK);
-	if (reader_add(s, out[0], STREAM_STDOUT) < 0 || reader_add(s, errp[0], STREAM_STDERR) < 0)
-		return error_set(err, -EIO, "Failed to watch the output");
+	if (s->record_fds[0] >= 0) {
+		/* record-output: the process writes its output into the log files itself. */
+		closep(&out[0]), closep(&out[1]), closep(&errp[0]), closep(&errp[1]);
+		s->child_fds[1] = take_fd(s->record_fds[0]);
+		s->child_fds[2] = take_fd(s->record_fds[1]);
+	} else {
+		s->child_fds[1] = out[1];
+		s->child_fds[2] = errp[1];
+		if (reader_add(s, out[0], STREAM_STDOUT) < 0 ||
+		    reader_add(s, errp[0], STREAM_STDERR) < 0)
+			return error_set(err, -EIO, "Failed to watch the output");
+	}
 	s->io_ready = true;
 	/* What arrived before the start, and maybe its EOF (the stream may be gone by now). */
 	if (s->stdin_pending.len > 0 || s->stdin_eof)
@@ -732,6 +745,7 @@ static struct exec_session *session_new(struct api_request *req, const char *ins
 	s->wait_for_ws = true;
 	for (int i = 0; i < 3; i++)
 		s->child_fds[i] = -1;
+	s->record_fds[0] = s->record_fds[1] = -1;
 	return s;
 }
 
@@ -787,6 +801,33 @@ static int running_instance(struct api_request *req, struct instance **ret)
 	return 0;
 }
 
+/* Opens logs/<instance>/exec_<random>.stdout/.stderr for record-output and names them in
+ * the operation metadata ("output"), where clients find them under /logs. */
+static int exec_record_open(struct api_request *req, struct exec_session *s, json_t *metadata)
+{
+	autofree char *id = random_hex(16);
+	autofree char *dir = str_printf("%s/logs/%s", req->d->dir, s->instance);
+	autoclose int dirfd = -1;
+	json_t *output = json_object();
+	static const char *const ext[] = { "stdout", "stderr" };
+
+	json_object_set_new(metadata, "output", output);
+	(void)mkdir(dir, 0700);
+	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	for (int i = 0; i < 2; i++) {
+		autofree char *name = str_printf("exec_%s.%s", id, ext[i]);
+
+		s->record_fds[i] =
+			dirfd < 0 ? -1
+				  : open_beneath(dirfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+		if (s->record_fds[i] < 0)
+			return api_reply_errorf(req, -EIO, "Failed to create the exec output log");
+		json_object_set_new(output, i == 0 ? "1" : "2",
+				    json_sprintf("/1.0/instances/%s/logs/%s", s->instance, name));
+	}
+	return 0;
+}
+
 /* POST /1.0/instances/{name}/exec */
 static int api_exec_post(struct api_request *req)
 {
@@ -813,9 +854,6 @@ static int api_exec_post(struct api_request *req)
 			return api_reply_errorf(req, -EINVAL,
 						"'command' must be a non-empty array of strings");
 	}
-	if (json_is_true(json_object_get(body, "record-output")))
-		return api_reply_errorf(req, -EOPNOTSUPP,
-					"Recording exec output is not supported yet");
 	r = json_check_type(body, "environment", JSON_OBJECT, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
@@ -872,10 +910,19 @@ static int api_exec_post(struct api_request *req)
 		s->required[STREAM_STDERR] = !s->interactive;
 		s->required[STREAM_CONTROL] = s->interactive;
 	}
-	/* Without wait-for-websocket the command runs at once: stdin is empty, output is
-	 * discarded, and only the exit code is reported. */
+	/* Without wait-for-websocket the command runs at once: stdin is empty, and the output
+	 * is discarded unless record-output keeps it in the instance's log directory. */
 	metadata = json_pack("{s:O, s:O, s:b}", "command", command, "environment", s->environment,
 			     "interactive", s->interactive);
+	if (!s->wait_for_ws && json_is_true(json_object_get(body, "record-output"))) {
+		r = exec_record_open(req, s, metadata);
+		if (r < 0) {
+			json_decref(metadata);
+			s->finished = true;
+			session_maybe_free(s);
+			return r;
+		}
+	}
 	{
 		autofree char *source = str_printf("/1.0/instances/%s", inst->name);
 

@@ -76,6 +76,7 @@ static const char *const api_extensions[] = {
 	"id_map_base",
 	"id_map_current",
 	"container_only_migration",
+	"container_exec_recording",
 	NULL,
 };
 

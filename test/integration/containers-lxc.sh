@@ -49,6 +49,18 @@ for i in $(seq 50); do
 	assert_eq "$(cat "$LODGE_DIR/exec-$i.out")" "out-$i" "concurrent exec $i"
 done
 
+# exec without websockets, recording the output under /logs (container_exec_recording)
+op=$(api POST /1.0/instances/c1/exec '{"command":["sh","-c","echo rec-out; echo rec-err >&2; exit 4"],"wait-for-websocket":false,"record-output":true,"interactive":false}' | jq -r .operation)
+reply=$(wait_op "$op")
+assert_eq "$(jq -r .metadata.metadata.return <<<"$reply")" 4 "recorded exec exit code"
+log=$(jq -r '.metadata.metadata.output["1"]' <<<"$reply")
+assert_eq "$(api GET "$log")" rec-out "recorded stdout"
+assert_eq "$(api GET "$(jq -r '.metadata.metadata.output["2"]' <<<"$reply")")" rec-err "recorded stderr"
+expect_status 200 DELETE "$log" >/dev/null
+expect_status 404 GET "$log" >/dev/null
+expect_status 400 DELETE /1.0/instances/c1/logs/lxc.log >/dev/null
+lxc info c1 --show-log >/dev/null || fail "info --show-log"
+
 # console: the log, and an attach through the console websockets (as `lxc console` does:
 # control first, then the terminal stream; keystrokes in, the shell's output back).
 lxc console c1 --show-log >/dev/null || fail "console --show-log"
