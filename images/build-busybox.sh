@@ -53,6 +53,7 @@ cat >"$root/etc/inittab" <<'EOF'
 ::sysinit:/bin/mount -t tmpfs -o mode=1777 tmpfs /tmp
 ::sysinit:/bin/mount -t tmpfs -o mode=0755 tmpfs /run
 ::sysinit:/bin/hostname -F /etc/hostname
+::sysinit:/sbin/ip link set lo up
 ::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/umount -a -r
@@ -68,6 +69,29 @@ EOF
 echo busybox >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 echo 'export PATH=/bin:/sbin:/usr/bin:/usr/sbin' >"$root/etc/profile"
+
+# udhcpc's hook: configures eth0 from the lease (address, default route, DNS).
+mkdir -p "$root/usr/share/udhcpc"
+cat >"$root/usr/share/udhcpc/default.script" <<'SCRIPT'
+#!/bin/sh
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+case "$1" in
+deconfig)
+	ip addr flush dev "$interface"
+	ip link set "$interface" up
+	;;
+bound | renew)
+	ip addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+	: >/etc/resolv.conf
+	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
+	[ -n "$domain" ] && echo "search $domain" >>/etc/resolv.conf
+	;;
+esac
+exit 0
+SCRIPT
+chmod 0755 "$root/usr/share/udhcpc/default.script"
 
 mkdir -p "$work/templates"
 echo '{{ container.name }}' >"$work/templates/hostname.tpl"
