@@ -655,16 +655,37 @@ static int api_instance_put(struct api_request *req)
 	return instance_task_start(req, t);
 }
 
-struct patch_job {
+/* The work a synchronous handler hands to a worker (api_reply_from_worker): which instance,
+ * and a JSON value going in (PATCH: the request) or coming out (GET state: the state). */
+struct instance_job {
 	struct daemon *d;
 	char *name;
-	json_t *body;
-	struct api_identity requestor;
+	json_t *json;
 };
+
+static struct instance_job *instance_job_new(struct api_request *req, const char *name,
+					     json_t *json)
+{
+	struct instance_job *job = xcalloc(1, sizeof(*job));
+
+	job->d = req->d;
+	job->name = xstrdup(name);
+	job->json = json;
+	return job;
+}
+
+static void instance_job_free(void *data)
+{
+	struct instance_job *job = data;
+
+	json_decref(job->json);
+	free(job->name);
+	free(job);
+}
 
 static int patch_work(void *data, struct error *err)
 {
-	struct patch_job *job = data;
+	struct instance_job *job = data;
 	struct instance_env env = daemon_env(job->d);
 	autoclean(instance_freep) struct instance *inst = NULL;
 	int r;
@@ -672,14 +693,14 @@ static int patch_work(void *data, struct error *err)
 	instance_lock(job->name);
 	r = instance_load(job->d->db, job->name, &inst, err);
 	if (r == 0)
-		r = instance_update(&env, inst, job->body, true, err);
+		r = instance_update(&env, inst, job->json, true, err);
 	instance_unlock(job->name);
 	return r;
 }
 
 static int patch_reply(struct api_request *req, void *data)
 {
-	struct patch_job *job = data;
+	struct instance_job *job = data;
 	autofree char *source = str_printf("/1.0/instances/%s", job->name);
 
 	events_lifecycle(req->d->events, "default", "instance-updated", source, NULL,
@@ -687,21 +708,11 @@ static int patch_reply(struct api_request *req, void *data)
 	return api_reply_sync(req, NULL);
 }
 
-static void patch_free(void *data)
-{
-	struct patch_job *job = data;
-
-	json_decref(job->body);
-	free(job->name);
-	free(job);
-}
-
 /* PATCH /1.0/instances/{name}: sync in LXD, so the reply waits for the worker. */
 static int api_instance_patch(struct api_request *req)
 {
 	autoclean(instance_freep) struct instance *inst = NULL;
 	autojson json_t *body = NULL, *etag = NULL;
-	struct patch_job *job;
 	int r;
 
 	r = instance_lookup(req, &inst);
@@ -714,11 +725,8 @@ static int api_instance_patch(struct api_request *req)
 	r = api_request_json(req, &body);
 	if (r < 0)
 		return r;
-	job = xcalloc(1, sizeof(*job));
-	job->d = req->d;
-	job->name = xstrdup(inst->name);
-	job->body = json_incref(body);
-	return api_reply_from_worker(req, patch_work, patch_reply, patch_free, job);
+	return api_reply_from_worker(req, patch_work, patch_reply, instance_job_free,
+				     instance_job_new(req, inst->name, json_incref(body)));
 }
 
 /* POST /1.0/instances/{name}: rename ({"name": "new"}); migration is not supported. */
@@ -769,55 +777,37 @@ static int api_instance_delete(struct api_request *req)
 
 /* --- state ------------------------------------------------------------------------------- */
 
-struct state_job {
-	struct daemon *d;
-	char *name;
-	json_t *state;
-};
-
 static int state_work(void *data, struct error *err)
 {
-	struct state_job *job = data;
+	struct instance_job *job = data;
 	struct instance_env env = daemon_env(job->d);
 	autoclean(instance_freep) struct instance *inst = NULL;
 	int r;
 
 	r = instance_load(job->d->db, job->name, &inst, err);
 	if (r == 0)
-		r = instance_state(&env, inst, &job->state, err);
+		r = instance_state(&env, inst, &job->json, err);
 	return r;
 }
 
 static int state_reply(struct api_request *req, void *data)
 {
-	struct state_job *job = data;
+	struct instance_job *job = data;
 
-	return api_reply_sync(req, take_ptr(job->state));
-}
-
-static void state_free(void *data)
-{
-	struct state_job *job = data;
-
-	json_decref(job->state);
-	free(job->name);
-	free(job);
+	return api_reply_sync(req, take_ptr(job->json));
 }
 
 /* GET /1.0/instances/{name}/state: reads cgroups and the network namespace, on a worker. */
 static int api_instance_state_get(struct api_request *req)
 {
 	autoclean(instance_freep) struct instance *inst = NULL;
-	struct state_job *job;
 	int r;
 
 	r = instance_lookup(req, &inst);
 	if (r < 0)
 		return r;
-	job = xcalloc(1, sizeof(*job));
-	job->d = req->d;
-	job->name = xstrdup(inst->name);
-	return api_reply_from_worker(req, state_work, state_reply, state_free, job);
+	return api_reply_from_worker(req, state_work, state_reply, instance_job_free,
+				     instance_job_new(req, inst->name, NULL));
 }
 
 /* PUT /1.0/instances/{name}/state {"action", "timeout", "force", "stateful"} */

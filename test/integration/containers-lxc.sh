@@ -205,5 +205,6 @@ lxc list --format csv | grep -q . && fail "something was left by failed creates"
 # Deleting the image also drops the pool's unpacked copy once no instance clones it.
 [ -n "$(ls "$LODGE_DIR/storage-pools/default/images")" ] || fail "no unpacked image in the pool"
 lxc image delete busybox || fail "image delete"
-[ -z "$(ls "$LODGE_DIR/storage-pools/default/images")" ] || fail "unpacked image left in the pool"
+[ -z "$(ls "$LODGE_DIR/storage-pools/default/images")" ] ||
+	fail "unpacked image left in the pool: $(ls -la "$LODGE_DIR/storage-pools/default/images" "$LODGE_DIR/storage-pools/default/containers"; lxc list --format csv)"
 echo "PASS: containers with the lxc client"
