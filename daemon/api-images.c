@@ -18,6 +18,8 @@
 #include "daemon/router.h"
 #include "db/db-images.h"
 #include "images/images.h"
+#include "instance/instance.h"
+#include "instance/lifecycle.h"
 #include "lib/filter.h"
 #include "lib/fs.h"
 #include "lib/json.h"
@@ -70,6 +72,22 @@ static int image_json_load(struct api_request *req, const struct db_image *img, 
 static json_t *image_etag_source(const struct db_image *img)
 {
 	return json_pack("[b,b,O]", img->public, img->auto_update, img->properties);
+}
+
+/* Starts op and replies 202 with it, or what went wrong (what: "Failed to start ..."). */
+static int op_start_reply(struct api_request *req, struct operation *op, const char *what)
+{
+	int r;
+
+	operation_ref(op);
+	r = operation_start(op);
+	if (r < 0) {
+		operation_unref(op);
+		return api_reply_errorf(req, r, "%s", what);
+	}
+	r = api_reply_async(req, op);
+	operation_unref(op);
+	return r;
 }
 
 /* --- GET /1.0/images --------------------------------------------------------------------- */
@@ -176,16 +194,24 @@ static int upload_run(struct operation *op, struct error *err)
 	return r;
 }
 
+/* The image-created lifecycle event, once img (NULL: failed) is stored. */
+static void image_created_event(struct operation *op, const struct db_image *img,
+				const struct api_identity *requestor)
+{
+	autofree char *source = NULL;
+
+	if (!img)
+		return;
+	source = str_printf("/1.0/images/%s", img->fingerprint);
+	events_lifecycle(op->d->events, "default", "image-created", source,
+			 json_pack("{s:s}", "type", img->type), requestor);
+}
+
 static void upload_done(struct operation *op)
 {
 	struct upload_job *job = op->data;
-	autofree char *source = NULL;
 
-	if (!job->img)
-		return;
-	source = str_printf("/1.0/images/%s", job->img->fingerprint);
-	events_lifecycle(op->d->events, "default", "image-created", source,
-			 json_pack("{s:s}", "type", job->img->type), &job->requestor);
+	image_created_event(op, job->img, &job->requestor);
 }
 
 static const struct operation_ops upload_ops = {
@@ -225,7 +251,237 @@ static int form_decode(const char *s, json_t *object, json_t *array, const char 
 	return 0;
 }
 
-/* A JSON body: image copies, URL downloads and publishing, none of which exist yet. */
+/* --- publishing an instance (POST /1.0/images, source type instance) --------------------- */
+
+struct publish_job {
+	struct daemon *d;
+	struct api_identity requestor;
+	char *instance;
+	char *compression;
+	bool public;
+	int64_t expires_at;
+	json_t *properties; /* NULL: the instance's metadata.yaml's */
+	json_t *profiles;
+	json_t *aliases; /* [{"name", "description"}] */
+	struct db_image *img;
+};
+
+static void publish_job_free(void *data)
+{
+	struct publish_job *job = data;
+
+	free(job->instance);
+	free(job->compression);
+	json_decref(job->properties);
+	json_decref(job->profiles);
+	json_decref(job->aliases);
+	db_image_free(job->img);
+	free(job);
+}
+
+static void publish_progress(void *data, uint64_t done, uint64_t total)
+{
+	struct operation *op = data;
+	autofree char *msg = str_printf("Image pack: %.1fMB", (double)done / 1e6);
+
+	operation_merge_metadata(
+		op, json_pack("{s:s}", "create_image_from_container_pack_progress", msg));
+}
+
+/* Packs the stopped instance into a temporary file in images/ (*ret_fd). */
+static int publish_pack(struct publish_job *job, struct operation *op, int *ret_fd,
+			struct error *err)
+{
+	struct instance_env env = { .db = job->d->db, .dir = job->d->dir };
+	autoclean(instance_freep) struct instance *inst = NULL;
+	autofree char *vol = NULL, *images = str_printf("%s/images", job->d->dir);
+	autoclose int rootfd = -1, out = -1;
+	struct image_pack_args a;
+	uint32_t shift = 0;
+	int r;
+
+	instance_lock(job->instance);
+	r = instance_load(job->d->db, job->instance, &inst, err);
+	if (r < 0)
+		goto out;
+	if (instance_is_running(&env, inst)) {
+		r = error_set(err, -EBUSY, "Instance '%s' is running: stop it before publishing",
+			      job->instance);
+		goto out;
+	}
+	r = instance_rootfs_open(&env, inst, &rootfd, &shift, err);
+	if (r < 0)
+		goto out;
+	vol = xstrndup(inst->rootfs, (size_t)(strrchr(inst->rootfs, '/') - inst->rootfs));
+	(void)mkdir(images, 0700);
+	out = open(images, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0) {
+		r = error_errno(err, -errno, "Failed to create a temporary file in images/");
+		goto out;
+	}
+	a = (struct image_pack_args){
+		.vol_path = vol,
+		.rootfs_path = inst->rootfs,
+		.shift = shift,
+		.architecture = inst->architecture,
+		.properties = job->properties,
+		.expires_at = job->expires_at,
+		.compression = job->compression,
+	};
+	r = image_pack(&a, out, publish_progress, op, err);
+	if (r == 0)
+		*ret_fd = take_fd(out);
+out:
+	instance_unlock(job->instance);
+	return r;
+}
+
+static int publish_run(struct operation *op, struct error *err)
+{
+	struct publish_job *job = op->data;
+	autoclose int fd = -1;
+	autofree char *fp = NULL;
+	uint64_t size = 0;
+	struct image_upload up;
+	size_t i;
+	json_t *a;
+	int r;
+
+	r = publish_pack(job, op, &fd, err);
+	if (r < 0)
+		return r;
+	up = (struct image_upload){
+		.fd = fd,
+		.public = job->public,
+		.profiles = job->profiles,
+	};
+	r = image_import(job->d->db, job->d->dir, &up, &job->img, &fp, &size, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(job->aliases, i, a)
+	{
+		r = db_image_alias_create(job->d->db, json_get_str(a, "name"), fp, job->img->type,
+					  json_get_str(a, "description") ?: "", err);
+		if (r < 0)
+			return r;
+	}
+	{
+		autofree char *size_str = str_printf("%llu", (unsigned long long)size);
+
+		operation_merge_metadata(
+			op, json_pack("{s:s,s:s}", "fingerprint", fp, "size", size_str));
+	}
+	return 0;
+}
+
+static void publish_done(struct operation *op)
+{
+	struct publish_job *job = op->data;
+
+	image_created_event(op, job->img, &job->requestor);
+}
+
+static const struct operation_ops publish_ops = {
+	.run = publish_run,
+	.done = publish_done,
+	.free = publish_job_free,
+};
+
+/* The aliases of an ImagesPost: a list of {"name", "description"}, each name valid. */
+static int aliases_parse(const json_t *v, json_t **ret, struct error *err)
+{
+	size_t i;
+	json_t *a;
+	int r;
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return error_set(err, -EINVAL, "Invalid 'aliases': expected a list");
+	json_array_foreach(v, i, a)
+	{
+		const json_t *d = json_object_get(a, "description");
+
+		r = image_alias_name_check(json_get_str(a, "name"), err);
+		if (r < 0)
+			return r;
+		if (d && !json_is_null(d) && !json_is_string(d))
+			return error_set(err, -EINVAL,
+					 "Invalid alias description: expected a string");
+	}
+	*ret = json_deep_copy(v);
+	return 0;
+}
+
+/* Fills what an ImagesPost says of the image to make: public, properties, expiry,
+ * profiles, aliases, compression. */
+static int publish_job_parse(struct publish_job *job, const json_t *body, struct error *err)
+{
+	const json_t *v;
+	const char *s;
+	int r;
+
+	job->public = json_is_true(json_object_get(body, "public"));
+	v = json_object_get(body, "properties");
+	if (v && !json_is_null(v)) {
+		r = image_properties_parse(v, &job->properties, err);
+		if (r < 0)
+			return r;
+		/* As LXD: no properties keep the instance's metadata.yaml ones. */
+		if (json_object_size(job->properties) == 0)
+			json_decref(take_ptr(job->properties));
+	}
+	s = json_get_str(body, "expires_at");
+	if (s && (image_time_parse(s, &job->expires_at) < 0 || job->expires_at < 0))
+		return error_set(err, -EINVAL, "Invalid 'expires_at': expected an RFC 3339 time");
+	v = json_object_get(body, "profiles");
+	if (v && !json_is_null(v)) {
+		r = image_profiles_parse(v, &job->profiles, err);
+		if (r < 0)
+			return r;
+	}
+	r = aliases_parse(json_object_get(body, "aliases"), &job->aliases, err);
+	if (r < 0)
+		return r;
+	s = json_get_str(body, "compression_algorithm");
+	r = image_compression_check(s, err);
+	if (r < 0)
+		return r;
+	job->compression = s ? xstrdup(s) : NULL;
+	return 0;
+}
+
+static int images_publish(struct api_request *req, const json_t *body, const json_t *source)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	const char *name = json_get_str(source, "name");
+	struct publish_job *job;
+	struct operation *op;
+	int r;
+
+	if (streq(json_get_str(source, "type"), "snapshot"))
+		return api_reply_errorf(req, -EOPNOTSUPP,
+					"Publishing snapshots is not supported yet");
+	if (str_is_empty(name))
+		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source name");
+	if (!instance_name_is_valid(name))
+		return api_reply_errorf(req, -EINVAL, "Invalid instance name '%s'",
+					str_is_single_line(name) ? name : "?");
+	job = xcalloc(1, sizeof(*job));
+	job->d = req->d;
+	job->requestor = req->identity;
+	job->instance = xstrdup(name);
+	r = publish_job_parse(job, body, &err);
+	if (r < 0) {
+		publish_job_free(job);
+		return api_reply_error(req, &err);
+	}
+	op = operation_new(req->d, OPERATION_TASK, "Creating image", NULL, &publish_ops, job);
+	return op_start_reply(req, op, "Failed to start publishing");
+}
+
+/* A JSON body: publishing an instance; image copies and URL downloads do not exist yet. */
 static int images_post_json(struct api_request *req, const char *data, size_t len)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
@@ -246,8 +502,7 @@ static int images_post_json(struct api_request *req, const char *data, size_t le
 					"Copying images from other servers is not supported yet");
 	if (streq(type, "instance") || streq(type, "container") || streq(type, "virtual-machine") ||
 	    streq(type, "snapshot"))
-		return api_reply_errorf(req, -EOPNOTSUPP,
-					"Publishing instances as images is not supported yet");
+		return images_publish(req, body, source);
 	return api_reply_errorf(req, -EINVAL, "Invalid images JSON: unknown source type '%s'",
 				str_is_single_line(type) ? type : "?");
 }
@@ -342,15 +597,7 @@ static int api_images_post(struct api_request *req)
 	job->fd = take_fd(req->body_fd);
 
 	op = operation_new(req->d, OPERATION_TASK, "Downloading image", NULL, &upload_ops, job);
-	operation_ref(op);
-	r = operation_start(op);
-	if (r < 0) {
-		operation_unref(op);
-		return api_reply_errorf(req, r, "Failed to start the image upload");
-	}
-	r = api_reply_async(req, op);
-	operation_unref(op);
-	return r;
+	return op_start_reply(req, op, "Failed to start the image upload");
 }
 
 /* --- /1.0/images/{fingerprint} ----------------------------------------------------------- */
@@ -480,15 +727,7 @@ static int api_image_delete(struct api_request *req)
 	url = str_printf("/1.0/images/%s", img->fingerprint);
 	op = operation_new(req->d, OPERATION_TASK, "Deleting image",
 			   json_pack("{s:[s]}", "images", url), &delete_ops, job);
-	operation_ref(op);
-	r = operation_start(op);
-	if (r < 0) {
-		operation_unref(op);
-		return api_reply_errorf(req, r, "Failed to start the image deletion");
-	}
-	r = api_reply_async(req, op);
-	operation_unref(op);
-	return r;
+	return op_start_reply(req, op, "Failed to start the image deletion");
 }
 
 /* --- GET /1.0/images/{fingerprint}/export ------------------------------------------------ */

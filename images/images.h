@@ -150,6 +150,27 @@ int image_files_open(const char *lodge_dir, const char *fingerprint, int *ret_me
  * ".tar.xz", ".squashfs", ".qcow2", ...; "" when unknown), from its first bytes. */
 const char *image_file_extension(int fd);
 
+/* What publish packs: an instance's volume and root filesystem, as mounted. */
+struct image_pack_args {
+	const char *vol_path;	  /* holds the instance's metadata.yaml and templates/, if any */
+	const char *rootfs_path;  /* the root filesystem, mounted */
+	uint32_t shift;		  /* ids on rootfs_path are the container's plus shift */
+	const char *architecture; /* for a new metadata.yaml, when the instance has none */
+	const json_t *properties; /* NULL: metadata.yaml's stay */
+	int64_t expires_at;	  /* unix seconds, 0: metadata.yaml's stays */
+	const char *compression;  /* NULL or "": gzip; see image_compression_check() */
+};
+
+/* -EINVAL unless name is a compression publish knows: none, gzip, bzip2, lzma, xz, zstd
+ * (NULL or "": the default). Pure. */
+int image_compression_check(const char *name, struct error *err);
+
+/* Writes a unified image tarball (metadata.yaml with a new creation date, templates/,
+ * rootfs/) to out_fd. progress (may be NULL) gets the bytes of file data packed so far
+ * (total 0 until the end). Blocks: seconds for a distribution. */
+int image_pack(const struct image_pack_args *a, int out_fd, image_progress_fn progress, void *data,
+	       struct error *err);
+
 /* The API object (GET /1.0/images/<fp>), with aliases (db_image_alias array, n_aliases).
  * New reference. */
 json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *aliases,
@@ -160,6 +181,11 @@ json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *
  * img: public, auto_update, properties, profiles, expires_at. -EINVAL naming a bad field,
  * img untouched then. Pure; the caller stores img with db_image_update(). */
 int image_apply_changes(struct db_image *img, const json_t *body, bool patch, struct error *err);
+
+/* Validates an image's properties (an object of strings) or profiles (a list of valid
+ * names) from a request body; *ret is a copy. -EINVAL naming the problem. Pure. */
+int image_properties_parse(const json_t *v, json_t **ret, struct error *err);
+int image_profiles_parse(const json_t *v, json_t **ret, struct error *err);
 
 /* Parses an RFC 3339 time as clients send it ("2026-11-23T11:08:37Z", fractions and
  * offsets allowed) into unix seconds; Go's zero time "0001-01-01T00:00:00Z" gives 0.

@@ -565,18 +565,34 @@ int image_time_parse(const char *s, int64_t *ret)
 	return 0;
 }
 
-static int string_map_get(const json_t *v, const char *what, json_t **ret, struct error *err)
+int image_properties_parse(const json_t *v, json_t **ret, struct error *err)
 {
 	const char *key;
 	json_t *value;
 
 	if (!json_is_object(v))
-		return error_set(err, -EINVAL, "Invalid %s: expected an object of strings", what);
+		return error_set(err, -EINVAL, "Invalid properties: expected an object of strings");
 	json_object_foreach((json_t *)v, key, value)
 	{
 		if (!json_is_string(value))
-			return error_set(err, -EINVAL, "Invalid %s '%s': expected a string", what,
+			return error_set(err, -EINVAL, "Invalid property '%s': expected a string",
 					 key);
+	}
+	*ret = json_deep_copy(v);
+	return 0;
+}
+
+int image_profiles_parse(const json_t *v, json_t **ret, struct error *err)
+{
+	size_t i;
+	json_t *p;
+
+	if (!json_is_array(v))
+		return error_set(err, -EINVAL, "Invalid 'profiles': expected a list of names");
+	json_array_foreach(v, i, p)
+	{
+		if (!json_is_string(p) || !object_name_is_valid(json_string_value(p)))
+			return error_set(err, -EINVAL, "Invalid profile name in 'profiles'");
 	}
 	*ret = json_deep_copy(v);
 	return 0;
@@ -589,8 +605,6 @@ int image_apply_changes(struct db_image *img, const json_t *body, bool patch, st
 	const char *expires;
 	int64_t expires_at = img->expires_at;
 	bool public = patch ? img->public : false, auto_update = patch ? img->auto_update : false;
-	size_t i;
-	json_t *p;
 	int r;
 
 	v = json_object_get(body, "public");
@@ -606,7 +620,7 @@ int image_apply_changes(struct db_image *img, const json_t *body, bool patch, st
 
 	v = json_object_get(body, "properties");
 	if (v && !json_is_null(v)) {
-		r = string_map_get(v, "property", &properties, err);
+		r = image_properties_parse(v, &properties, err);
 		if (r < 0)
 			return r;
 		if (patch) {
@@ -622,16 +636,9 @@ int image_apply_changes(struct db_image *img, const json_t *body, bool patch, st
 
 	v = json_object_get(body, "profiles");
 	if (v && !json_is_null(v)) {
-		if (!json_is_array(v))
-			return error_set(err, -EINVAL,
-					 "Invalid 'profiles': expected a list of names");
-		json_array_foreach(v, i, p)
-		{
-			if (!json_is_string(p) || !object_name_is_valid(json_string_value(p)))
-				return error_set(err, -EINVAL,
-						 "Invalid profile name in 'profiles'");
-		}
-		profiles = json_deep_copy(v);
+		r = image_profiles_parse(v, &profiles, err);
+		if (r < 0)
+			return r;
 	} else {
 		profiles = patch ? json_deep_copy(img->profiles)
 				 : json_string_array((const char *[]){ "default", NULL });
