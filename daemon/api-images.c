@@ -90,6 +90,77 @@ static int op_start_reply(struct api_request *req, struct operation *op, const c
 	return r;
 }
 
+/* --- who sees what --------------------------------------------------------------------- */
+
+static bool image_is_visible(const struct api_request *req, const struct db_image *img)
+{
+	return req->identity.trusted || img->public;
+}
+
+static bool secret_equal(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	unsigned char diff = 0;
+
+	if (n != strlen(b))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* The running token operation (POST /1.0/images/<fp>/secret) for fingerprint whose
+ * secret is secret; NULL when none. Borrowed, as operations_find(). */
+static struct operation *secret_find(struct api_request *req, const char *fingerprint,
+				     const char *secret)
+{
+	autojson json_t *all = operations_list(req->d->operations, NULL, true);
+	autofree char *url = str_printf("/1.0/images/%s", fingerprint);
+	json_t *op;
+	size_t i;
+
+	if (str_is_empty(secret))
+		return NULL;
+	json_array_foreach(json_object_get(all, "running"), i, op)
+	{
+		const json_t *images = json_object_get(json_object_get(op, "resources"), "images");
+		const char *s = json_get_str(json_object_get(op, "metadata"), "secret");
+		const char *class = json_get_str(op, "class");
+		const char *target = json_string_value(json_array_get(images, 0));
+
+		if (!class || !streq(class, "token") || !s || !target || !streq(target, url))
+			continue;
+		if (secret_equal(s, secret))
+			return operations_find(req->d->operations, json_get_str(op, "id"));
+	}
+	return NULL;
+}
+
+/* Loads the image of the request as its client may see it: trusted clients any, others the
+ * public ones and private ones whose ?secret= is valid (a secret is used up by the export
+ * it was made for, consume). Anything else is "not found", as LXD answers. */
+static int image_load_visible(struct api_request *req, bool consume, struct db_image **ret,
+			      struct error *err)
+{
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	struct operation *op;
+	int r;
+
+	r = db_image_get(req->d->db, api_param(req, "fingerprint"), &img, err);
+	if (r < 0)
+		return r;
+	if (!image_is_visible(req, img)) {
+		op = secret_find(req, img->fingerprint, api_query(req, "secret"));
+		if (!op)
+			return error_set(err, -ENOENT, "Image '%s' not found",
+					 api_param(req, "fingerprint"));
+		if (consume)
+			operation_finish(op, NULL);
+	}
+	*ret = take_ptr(img);
+	return 0;
+}
+
 /* --- GET /1.0/images --------------------------------------------------------------------- */
 
 static int api_images_get(struct api_request *req)
@@ -120,7 +191,8 @@ static int api_images_get(struct api_request *req)
 		size_t n_mine = aliases_of(aliases, n_aliases, images[i]->fingerprint, &mine);
 		json_t *j = image_to_json(images[i], mine, n_mine);
 
-		if (!filter_match(filter, j)) {
+		/* Untrusted clients (an image server's users) see the public images only. */
+		if (!filter_match(filter, j) || !image_is_visible(req, images[i])) {
 			json_decref(j);
 			continue;
 		}
@@ -615,7 +687,7 @@ static int api_image_get(struct api_request *req)
 	json_t *j = NULL;
 	int r;
 
-	r = image_load(req, &img, &err);
+	r = image_load_visible(req, false, &img, &err);
 	if (r == 0)
 		r = image_json_load(req, img, &j, &err);
 	if (r < 0)
@@ -730,6 +802,64 @@ static int api_image_delete(struct api_request *req)
 	return op_start_reply(req, op, "Failed to start the image deletion");
 }
 
+/* --- POST /1.0/images/{fingerprint}/secret and /refresh ---------------------------------- */
+
+/* A one-time secret that lets an untrusted client (another host pulling the image) see and
+ * export this private image once: a token operation, as LXD makes it; its metadata holds
+ * the secret, cancelling it revokes the secret. */
+static int api_image_secret(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autofree char *url = NULL, *secret = random_hex(32);
+	struct operation *op;
+	int r;
+
+	r = image_load(req, &img, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	url = str_printf("/1.0/images/%s", img->fingerprint);
+	op = operation_new(req->d, OPERATION_TOKEN, "Image download token",
+			   json_pack("{s:[s]}", "images", url), NULL, NULL);
+	op->may_cancel = true; /* cancelling revokes the secret */
+	operation_set_metadata(
+		op, json_pack("{s:s,s:s}", "secret", secret, "fingerprint", img->fingerprint));
+	return op_start_reply(req, op, "Failed to create the image secret");
+}
+
+static int refresh_run(struct operation *op, struct error *err)
+{
+	/* Only images cached from a remote server have a source to refresh from; lodged does
+	 * not pull images yet, so every stored image is its own source and up to date. */
+	operation_merge_metadata(op, json_pack("{s:b}", "refreshed", false));
+	return 0;
+}
+
+static const struct operation_ops refresh_ops = {
+	.run = refresh_run,
+};
+
+static int api_image_refresh(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(db_image_freep) struct db_image *img = NULL;
+	autofree char *url = NULL;
+	struct operation *op;
+	int r;
+
+	r = image_load(req, &img, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (json_object_size(img->update_source) > 0)
+		return api_reply_errorf(
+			req, -EOPNOTSUPP,
+			"Refreshing images from their source server is not supported yet");
+	url = str_printf("/1.0/images/%s", img->fingerprint);
+	op = operation_new(req->d, OPERATION_TASK, "Refreshing image",
+			   json_pack("{s:[s]}", "images", url), &refresh_ops, NULL);
+	return op_start_reply(req, op, "Failed to start the image refresh");
+}
+
 /* --- GET /1.0/images/{fingerprint}/export ------------------------------------------------ */
 
 struct export_job {
@@ -833,7 +963,7 @@ static int api_image_export(struct api_request *req)
 	struct stat st;
 	int r;
 
-	r = image_load(req, &img, &err);
+	r = image_load_visible(req, true, &img, &err);
 	if (r == 0)
 		r = image_files_open(req->d->dir, img->fingerprint, &meta, &rootfs, &err);
 	if (r < 0)
@@ -876,6 +1006,15 @@ static int api_image_export(struct api_request *req)
 
 /* --- /1.0/images/aliases ----------------------------------------------------------------- */
 
+/* Untrusted clients see the aliases of public images only. */
+static bool alias_is_visible(struct api_request *req, const struct db_image_alias *a)
+{
+	autoclean(db_image_freep) struct db_image *img = NULL;
+
+	return req->identity.trusted ||
+	       (db_image_get(req->d->db, a->target, &img, NULL) == 0 && img->public);
+}
+
 static json_t *alias_to_json(const struct db_image_alias *a)
 {
 	return json_pack("{s:s,s:s,s:s,s:s}", "description", a->description, "target", a->target,
@@ -902,6 +1041,8 @@ static int api_aliases_get(struct api_request *req)
 		return api_reply_error(req, &err);
 	result = json_array();
 	for (size_t i = 0; i < n; i++) {
+		if (!alias_is_visible(req, aliases[i]))
+			continue;
 		if (req->recursion > 0) {
 			json_array_append_new(result, alias_to_json(aliases[i]));
 		} else {
@@ -964,6 +1105,9 @@ static int api_alias_get(struct api_request *req)
 	r = db_image_alias_get(req->d->db, api_param(req, "name"), &alias, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
+	if (!alias_is_visible(req, alias))
+		return api_reply_errorf(req, -ENOENT, "Image alias '%s' not found",
+					str_is_single_line(alias->name) ? alias->name : "?");
 	etag = alias_to_json(alias);
 	return api_reply_sync_etag(req, alias_to_json(alias), etag);
 }
@@ -1058,25 +1202,35 @@ static int api_alias_delete(struct api_request *req)
 	return api_reply_sync(req, NULL);
 }
 
-/* "aliases" must come before "{fingerprint}": the first matching path wins. */
+/* "aliases" must come before "{fingerprint}": the first matching path wins. The GETs are
+ * served to untrusted clients too (an image server), each handler showing them the public
+ * images only. */
 const struct route api_images_routes[] = {
 	{ .path = "/1.0/images",
 	  .handlers = { [HTTP_GET] = api_images_get, [HTTP_POST] = api_images_post },
-	  .flags = ROUTE_STREAM_BODY },
+	  .flags = ROUTE_STREAM_BODY | ROUTE_UNTRUSTED },
 	{ .path = "/1.0/images/aliases",
-	  .handlers = { [HTTP_GET] = api_aliases_get, [HTTP_POST] = api_aliases_post } },
+	  .handlers = { [HTTP_GET] = api_aliases_get, [HTTP_POST] = api_aliases_post },
+	  .flags = ROUTE_UNTRUSTED },
 	{ .path = "/1.0/images/aliases/{name}",
 	  .handlers = { [HTTP_GET] = api_alias_get,
 			[HTTP_PUT] = api_alias_put,
 			[HTTP_PATCH] = api_alias_patch,
 			[HTTP_POST] = api_alias_rename,
-			[HTTP_DELETE] = api_alias_delete } },
+			[HTTP_DELETE] = api_alias_delete },
+	  .flags = ROUTE_UNTRUSTED },
 	{ .path = "/1.0/images/{fingerprint}",
 	  .handlers = { [HTTP_GET] = api_image_get,
 			[HTTP_PUT] = api_image_put,
 			[HTTP_PATCH] = api_image_patch,
-			[HTTP_DELETE] = api_image_delete } },
+			[HTTP_DELETE] = api_image_delete },
+	  .flags = ROUTE_UNTRUSTED },
 	{ .path = "/1.0/images/{fingerprint}/export",
-	  .handlers = { [HTTP_GET] = api_image_export } },
+	  .handlers = { [HTTP_GET] = api_image_export },
+	  .flags = ROUTE_UNTRUSTED },
+	{ .path = "/1.0/images/{fingerprint}/secret",
+	  .handlers = { [HTTP_POST] = api_image_secret } },
+	{ .path = "/1.0/images/{fingerprint}/refresh",
+	  .handlers = { [HTTP_POST] = api_image_refresh } },
 	{},
 };
