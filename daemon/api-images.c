@@ -1202,6 +1202,79 @@ static int api_alias_delete(struct api_request *req)
 	return api_reply_sync(req, NULL);
 }
 
+/* --- the simplestreams tree: /streams/v1/... --------------------------------------------- */
+
+struct streams_job {
+	struct daemon *d;
+	bool index; /* index.json, else images.json */
+	json_t *result;
+};
+
+static void streams_job_free(void *data)
+{
+	struct streams_job *job = data;
+
+	json_decref(job->result);
+	free(job);
+}
+
+static int streams_work(void *data, struct error *err)
+{
+	struct streams_job *job = data;
+	autojson json_t *index = NULL, *images = NULL;
+	int r;
+
+	r = image_streams_build(job->d->db, job->d->dir, &index, &images, err);
+	if (r < 0)
+		return r;
+	job->result = job->index ? take_ptr(index) : take_ptr(images);
+	return 0;
+}
+
+static int streams_reply(struct api_request *req, void *data)
+{
+	struct streams_job *job = data;
+	autofree char *text = json_dumps(job->result, JSON_INDENT(1) | JSON_SORT_KEYS);
+
+	return api_reply_raw(req, 200, "application/json", text, strlen(text));
+}
+
+static int streams_get(struct api_request *req, bool index)
+{
+	struct streams_job *job = xcalloc(1, sizeof(*job));
+
+	job->d = req->d;
+	job->index = index;
+	return api_reply_from_worker(req, streams_work, streams_reply, streams_job_free, job);
+}
+
+static int api_streams_index(struct api_request *req)
+{
+	return streams_get(req, true);
+}
+
+static int api_streams_images(struct api_request *req)
+{
+	return streams_get(req, false);
+}
+
+static int api_streams_file(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclose int fd = -1;
+	struct stat st;
+	int r;
+
+	r = image_streams_file_open(req->d->db, req->d->dir, api_param(req, "fingerprint"),
+				    api_param(req, "file"), &fd, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (fstat(fd, &st) < 0)
+		return api_reply_errorf(req, -errno, "Failed to inspect the image file");
+	return api_reply_fd(req, 200, "application/octet-stream", take_fd(fd),
+			    (uint64_t)st.st_size);
+}
+
 /* "aliases" must come before "{fingerprint}": the first matching path wins. The GETs are
  * served to untrusted clients too (an image server), each handler showing them the public
  * images only. */
@@ -1232,5 +1305,14 @@ const struct route api_images_routes[] = {
 	  .handlers = { [HTTP_POST] = api_image_secret } },
 	{ .path = "/1.0/images/{fingerprint}/refresh",
 	  .handlers = { [HTTP_POST] = api_image_refresh } },
+	{ .path = "/streams/v1/index.json",
+	  .handlers = { [HTTP_GET] = api_streams_index },
+	  .flags = ROUTE_UNTRUSTED },
+	{ .path = "/streams/v1/images.json",
+	  .handlers = { [HTTP_GET] = api_streams_images },
+	  .flags = ROUTE_UNTRUSTED },
+	{ .path = "/streams/v1/images/{fingerprint}/{file}",
+	  .handlers = { [HTTP_GET] = api_streams_file },
+	  .flags = ROUTE_UNTRUSTED },
 	{},
 };

@@ -171,6 +171,17 @@ int image_compression_check(const char *name, struct error *err);
 int image_pack(const struct image_pack_args *a, int out_fd, image_progress_fn progress, void *data,
 	       struct error *err);
 
+/* The simplestreams catalogue of the public images (images/streams.c): *ret_index is
+ * streams/v1/index.json, *ret_images streams/v1/images.json (new references). Blocks: the
+ * first time a split image is listed its parts are hashed. */
+int image_streams_build(struct db *db, const char *lodge_dir, json_t **ret_index,
+			json_t **ret_images, struct error *err);
+
+/* Opens the file that streams/v1/images/<fingerprint>/<file> names, for a public image
+ * only; -ENOENT otherwise. */
+int image_streams_file_open(struct db *db, const char *lodge_dir, const char *fingerprint,
+			    const char *file, int *ret_fd, struct error *err);
+
 /* The API object (GET /1.0/images/<fp>), with aliases (db_image_alias array, n_aliases).
  * New reference. */
 json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *aliases,

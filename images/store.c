@@ -424,6 +424,7 @@ static int delete_tx(struct db *db, void *data, struct error *err)
 	struct removal *rm = data;
 	autofree char *meta = str_printf("%s/images/%s", rm->lodge_dir, rm->fingerprint);
 	autofree char *rootfs = str_printf("%s.rootfs", meta);
+	autofree char *parts = str_printf("%s.parts", meta); /* images/streams.c's cache */
 	int r;
 
 	r = db_image_delete(db, rm->fingerprint, err);
@@ -435,6 +436,8 @@ static int delete_tx(struct db *db, void *data, struct error *err)
 		log_warn_errno(-errno, "Failed to remove '%s', ignoring", meta);
 	if (unlink(rootfs) < 0 && errno != ENOENT)
 		log_warn_errno(-errno, "Failed to remove '%s', ignoring", rootfs);
+	if (unlink(parts) < 0 && errno != ENOENT)
+		log_warn_errno(-errno, "Failed to remove '%s', ignoring", parts);
 	return 0;
 }
 

@@ -1,11 +1,12 @@
 #!/bin/bash
 # lodged as an image server: over HTTPS an untrusted client sees the public images and
-# their aliases only; a private image is reachable with a one-time secret; refresh; and a
-# real LXD 5.0 daemon (when one runs on this host) copies a public image from lodged with
-# `lxc image copy lodgehost:busybox local:`.
+# their aliases only; a private image is reachable with a one-time secret; refresh; the
+# public images as a simplestreams tree (unified and split, every sha256 checked); and a
+# real LXD 5.0 daemon (when one runs on this host) copies public images from lodged with
+# `lxc image copy lodgehost:busybox local:`, over the LXD protocol and over simplestreams.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd lxc xz gzip sha256sum
+need_cmd lxc xz gzip sha256sum mksquashfs
 daemon_start
 export LXD_DIR=$LODGE_DIR
 work=$LODGE_DIR/work
@@ -79,6 +80,41 @@ out=$(lxc image refresh busybox 2>&1) || fail "lxc image refresh: $out"
 assert_match "$out" "already up to date" "lxc image refresh"
 expect_status 404 POST /1.0/images/0000/refresh >/dev/null
 
+# --- the simplestreams tree ------------------------------------------------------------------
+mkdir -p "$work/split"
+tar -C "$work/split" -xJf "$work/busybox.tar.xz"
+sed -i 's/^  os: .*/  os: splitos/' "$work/split/metadata.yaml"
+tar -C "$work/split" -czf "$work/meta.tar.gz" metadata.yaml templates
+mksquashfs "$work/split/rootfs" "$work/rootfs.squashfs" -noappend -quiet -all-root >/dev/null
+split=$(cat "$work/meta.tar.gz" "$work/rootfs.squashfs" | sha256sum | cut -d' ' -f1)
+lxc image import "$work/meta.tar.gz" "$work/rootfs.squashfs" --alias splitbb --public >/dev/null ||
+	fail "import the split image"
+
+index=$(https /streams/v1/index.json)
+assert_eq "$(status)" 200 "index.json"
+assert_eq "$(jq -r .index.images.path <<<"$index")" streams/v1/images.json "index path"
+assert_eq "$(jq -r .index.images.datatype <<<"$index")" image-downloads "index datatype"
+assert_eq "$(jq -r '.index.images.products | length' <<<"$index")" 2 "two public products"
+images=$(https /streams/v1/images.json)
+assert_eq "$(jq -r '[.products[] | .aliases] | sort | join(" ")' <<<"$images")" "busybox splitbb" "product aliases"
+grep -q "$priv" <<<"$images" && fail "the private image is in the simplestreams tree"
+# Every item's file is served at its path, with its size and sha256.
+jq -r '.products[].versions[].items[] | "\(.path) \(.sha256) \(.size)"' <<<"$images" >"$work/items"
+assert_eq "$(wc -l <"$work/items")" 3 "items (one combined, metadata + squashfs)"
+while read -r path sha size; do
+	https "/$path" >"$work/item"
+	assert_eq "$(status)" 200 "GET /$path"
+	assert_eq "$(sha256sum <"$work/item" | cut -d' ' -f1)" "$sha" "sha256 of $path"
+	assert_eq "$(stat -c %s "$work/item")" "$size" "size of $path"
+done <"$work/items"
+combined=$(jq -c ".products[].versions[].items[\"lxd.tar.xz\"] | select(. != null)" <<<"$images")
+assert_eq "$(jq -r .combined_squashfs_sha256 <<<"$combined")" "$split" "split fingerprint in the metadata item"
+assert_eq "$(jq -r '.products[].versions[].items["lxd_combined.tar.gz"] | select(. != null) | .sha256' <<<"$images")" "$pub" "unified item"
+https "/streams/v1/images/$priv/lxd_combined.tar.gz" >/dev/null
+assert_eq "$(status)" 404 "private image file"
+https "/streams/v1/images/$pub/..%2f..%2fdatabase" >/dev/null
+assert_eq "$(status)" 404 "unknown file name"
+
 # --- a real LXD pulls from lodged -----------------------------------------------------------
 if [ -S /var/lib/lxd/unix.socket ] && LXD_DIR=/var/lib/lxd timeout 10 lxc info >/dev/null 2>&1; then
 	conf=$work/lxc-conf
@@ -91,10 +127,29 @@ if [ -S /var/lib/lxd/unix.socket ] && LXD_DIR=/var/lib/lxd timeout 10 lxc info >
 			export LXD_DIR=/var/lib/lxd LXD_CONF=$conf
 			lxc remote add lodgehost "$base" --public --accept-certificate >/dev/null ||
 				fail "lxc remote add"
-			assert_eq "$(lxc image list lodgehost: -c f --format csv)" "${pub:0:12}" "lxc image list lodgehost:"
+			assert_eq "$(lxc image list lodgehost: -c f --format csv | sort | tr '\n' ' ')" \
+				"$(printf '%s\n%s\n' "${pub:0:12}" "${split:0:12}" | sort | tr '\n' ' ')" "lxc image list lodgehost:"
 			timeout 120 lxc image copy lodgehost:busybox local: >/dev/null || fail "lxc image copy lodgehost:busybox local:"
 			assert_eq "$(lxc image info "local:$pub" | sed -n 's/^Fingerprint: //p')" "$pub" "image in LXD"
 			lxc image delete "local:$pub" || fail "deleting the copy from LXD"
+			# The same tree as a simplestreams remote (LXD checks the server against
+			# the certificate kept for the remote).
+			mkdir -p "$conf/servercerts"
+			cp "$LODGE_DIR/server.crt" "$conf/servercerts/lodgess.crt"
+			lxc remote add lodgess "$base" --protocol simplestreams >/dev/null ||
+				fail "lxc remote add --protocol simplestreams"
+			lxc image list lodgess: -c f --format csv | sort >"$work/ss-list"
+			assert_eq "$(tr '\n' ' ' <"$work/ss-list")" \
+				"$(printf '%s\n%s\n' "${pub:0:12}" "${split:0:12}" | sort | tr '\n' ' ')" "lxc image list lodgess:"
+			timeout 120 lxc image copy lodgess:busybox local: >/dev/null || fail "simplestreams copy (unified)"
+			lxc image info "local:$pub" >/dev/null || fail "unified image not in LXD"
+			lxc image delete "local:$pub" || fail "deleting the unified copy from LXD"
+			if ! lxc image info "local:$split" >/dev/null 2>&1; then
+				at_exit "LXD_DIR=/var/lib/lxd LXD_CONF=$conf lxc image delete local:$split >/dev/null 2>&1 || true"
+				timeout 120 lxc image copy lodgess:splitbb local: >/dev/null || fail "simplestreams copy (split)"
+				lxc image info "local:$split" >/dev/null || fail "split image not in LXD"
+				lxc image delete "local:$split" || fail "deleting the split copy from LXD"
+			fi
 		)
 	fi
 else
