@@ -132,6 +132,7 @@ char *cli_time_short(const char *rfc3339);
 char *cli_size_iec(uint64_t bytes, int precision);
 
 /* The commands. */
+extern const struct command command_image;
 extern const struct command command_info;
 extern const struct command command_monitor;
 extern const struct command command_operation;
