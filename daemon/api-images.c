@@ -1021,6 +1021,20 @@ static json_t *alias_to_json(const struct db_image_alias *a)
 			 "name", a->name, "type", a->type);
 }
 
+/* The alias a /1.0/images/aliases/... path names: LXD's route takes the rest of the path
+ * ({name:.*}), so "debian/12" arrives as one or as two segments (the %2F decoded). The
+ * caller frees. */
+static char *alias_param(const struct api_request *req)
+{
+	const char *parts[] = { api_param(req, "name"), api_param(req, "name2"),
+				api_param(req, "name3") };
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < ARRAY_SIZE(parts) && !str_is_empty(parts[i]); i++)
+		strbuf_addf(&sb, "%s%s", i ? "/" : "", parts[i]);
+	return strbuf_detach(&sb);
+}
+
 static char *alias_url(const char *name)
 {
 	autofree char *escaped = url_encode_path(name);
@@ -1100,9 +1114,10 @@ static int api_alias_get(struct api_request *req)
 	autoclean(error_clear) struct error err = ERROR_INIT;
 	autoclean(db_image_alias_freep) struct db_image_alias *alias = NULL;
 	autojson json_t *etag = NULL;
+	autofree char *name = alias_param(req);
 	int r;
 
-	r = db_image_alias_get(req->d->db, api_param(req, "name"), &alias, &err);
+	r = db_image_alias_get(req->d->db, name, &alias, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
 	if (!alias_is_visible(req, alias))
@@ -1118,7 +1133,7 @@ static int api_alias_update(struct api_request *req, bool patch)
 	autoclean(db_image_alias_freep) struct db_image_alias *alias = NULL;
 	autoclean(db_image_freep) struct db_image *img = NULL;
 	autojson json_t *body = NULL, *etag = NULL;
-	const char *name = api_param(req, "name");
+	autofree char *name = alias_param(req);
 	const char *target, *description;
 	const json_t *v;
 	int r;
@@ -1171,7 +1186,7 @@ static int api_alias_rename(struct api_request *req)
 	autoclean(error_clear) struct error err = ERROR_INIT;
 	autojson json_t *body = NULL;
 	autofree char *url = NULL;
-	const char *name = api_param(req, "name");
+	autofree char *name = alias_param(req);
 	const char *new_name;
 	int r;
 
@@ -1192,7 +1207,7 @@ static int api_alias_rename(struct api_request *req)
 static int api_alias_delete(struct api_request *req)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
-	const char *name = api_param(req, "name");
+	autofree char *name = alias_param(req);
 	int r;
 
 	r = db_image_alias_delete(req->d->db, name, &err);
@@ -1285,13 +1300,20 @@ const struct route api_images_routes[] = {
 	{ .path = "/1.0/images/aliases",
 	  .handlers = { [HTTP_GET] = api_aliases_get, [HTTP_POST] = api_aliases_post },
 	  .flags = ROUTE_UNTRUSTED },
-	{ .path = "/1.0/images/aliases/{name}",
-	  .handlers = { [HTTP_GET] = api_alias_get,
-			[HTTP_PUT] = api_alias_put,
-			[HTTP_PATCH] = api_alias_patch,
-			[HTTP_POST] = api_alias_rename,
-			[HTTP_DELETE] = api_alias_delete },
-	  .flags = ROUTE_UNTRUSTED },
+#define ALIAS_ROUTE(p)                                            \
+	{                                                         \
+		.path = (p),                                      \
+		.handlers = { [HTTP_GET] = api_alias_get,         \
+			      [HTTP_PUT] = api_alias_put,         \
+			      [HTTP_PATCH] = api_alias_patch,     \
+			      [HTTP_POST] = api_alias_rename,     \
+			      [HTTP_DELETE] = api_alias_delete }, \
+		.flags = ROUTE_UNTRUSTED                          \
+	}
+	ALIAS_ROUTE("/1.0/images/aliases/{name}"),
+	ALIAS_ROUTE("/1.0/images/aliases/{name}/{name2}"),
+	ALIAS_ROUTE("/1.0/images/aliases/{name}/{name2}/{name3}"),
+#undef ALIAS_ROUTE
 	{ .path = "/1.0/images/{fingerprint}",
 	  .handlers = { [HTTP_GET] = api_image_get,
 			[HTTP_PUT] = api_image_put,

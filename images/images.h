@@ -208,5 +208,6 @@ bool image_fingerprint_prefix_is_valid(const char *s);
 /* True when s is a full fingerprint: 64 lower-case hex. */
 bool image_fingerprint_is_valid(const char *s);
 
-/* Validates an alias name: 1..255 bytes, single line, no '/', not "." or "..". */
+/* Validates an alias name: 1..255 bytes, single line, words separated by single '/'
+ * ("debian/12"), none of them "." or "..". */
 int image_alias_name_check(const char *name, struct error *err);

@@ -55,10 +55,21 @@ int image_alias_name_check(const char *name, struct error *err)
 		return error_set(err, -EINVAL, "Alias name is required");
 	if (strlen(name) > 255)
 		return error_set(err, -EINVAL, "Alias name is longer than 255 characters");
-	if (!str_is_single_line(name) || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
-		return error_set(err, -EINVAL, "Invalid alias name '%s'",
-				 str_is_single_line(name) ? name : "?");
-	return 0;
+	if (!str_is_single_line(name))
+		return error_set(err, -EINVAL, "Invalid alias name '?'");
+	/* Slashes separate words, as in "debian/12" (LXD's image servers name them so): each
+	 * word must be there and none may be "." or "..", so the name reads the same as the
+	 * path /1.0/images/aliases/<name> that carries it. */
+	for (const char *w = name;;) {
+		const char *end = strchrnul(w, '/');
+		size_t n = (size_t)(end - w);
+
+		if (n == 0 || (n == 1 && w[0] == '.') || (n == 2 && w[0] == '.' && w[1] == '.'))
+			return error_set(err, -EINVAL, "Invalid alias name '%s'", name);
+		if (!*end)
+			return 0;
+		w = end + 1;
+	}
 }
 
 /* --- splitting a multipart upload -------------------------------------------------------- */

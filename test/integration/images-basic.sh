@@ -116,7 +116,9 @@ alias=$(expect 200 GET /1.0/images/aliases/bb)
 assert_eq "$(jq -c .metadata <<<"$alias")" "{\"description\":\"d\",\"target\":\"$fp\",\"name\":\"bb\",\"type\":\"container\"}" "alias object"
 expect 409 POST /1.0/images/aliases "{\"name\":\"bb\",\"target\":\"$fp\"}" >/dev/null
 expect 404 POST /1.0/images/aliases '{"name":"x","target":"abcdef"}' >/dev/null
-expect 400 POST /1.0/images/aliases "{\"name\":\"a/b\",\"target\":\"$fp\"}" >/dev/null
+for bad in a//b /a a/ a/../b; do
+	expect 400 POST /1.0/images/aliases "{\"name\":\"$bad\",\"target\":\"$fp\"}" >/dev/null
+done
 expect 201 POST /1.0/images/aliases/bb '{"name":"bb2"}' >/dev/null
 expect 404 GET /1.0/images/aliases/bb >/dev/null
 expect 200 PATCH /1.0/images/aliases/bb2 '{"description":"new"}' >/dev/null
