@@ -103,15 +103,23 @@ apt_mirror() {
 	{
 		cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
 			awk '$1 == "deb" { u = $2; if ($2 ~ /^\[/) u = $3; print u }'
+		# deb822: stanzas separated by blank lines; a "deb" stanza's first URI.
 		for f in /etc/apt/sources.list.d/*.sources; do
 			[ -f "$f" ] || continue
 			awk 'BEGIN { RS = ""; FS = "\n" }
-			     /(^|\n)Types:[^\n]*deb([ \t]|$)/ && !/(^|\n)Enabled: *no/ {
-				for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { sub(/^URIs: */, "", $i); split($i, u, " "); print u[1] } }' "$f"
+			     {
+				deb = 0; off = 0; uri = ""
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
+					if ($i ~ /^Enabled:[ \t]*no/) off = 1
+					if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); split($i, u, " "); uri = u[1] }
+				}
+				if (deb && !off && uri != "") print uri
+			     }' "$f"
 		done
 	} | grep -v -e security -e '^cdrom:' | grep -E '/debian/?$' | head -n1
 }
-mirror=${MIRROR:-$(apt_mirror)}
+mirror=${MIRROR:-$(apt_mirror || true)}
 
 work=$(mktemp -d /var/tmp/build-debian.XXXXXX)
 cleanup() {
@@ -123,7 +131,7 @@ cleanup() {
 trap cleanup EXIT
 root=$work/rootfs
 
-echo "debootstrap $suite ($debarch) from ${mirror:-debootstrap's default mirror}" >&2
+echo "debootstrap $suite ($debarch) from ${mirror:-the default mirror of debootstrap}" >&2
 debootstrap --variant=minbase --arch="$debarch" \
 	--include=systemd-sysv,iproute2,netbase,ca-certificates \
 	"$suite" "$root" ${mirror:+"$mirror"} >&2
@@ -143,6 +151,12 @@ EOF
 chroot "$root" systemctl enable systemd-networkd.service >/dev/null 2>&1 ||
 	ln -sf /lib/systemd/system/systemd-networkd.service \
 		"$root/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
+# /dev comes from the container manager: debootstrap's device nodes stay out of the image
+# (lodged refuses device nodes in images).
+for m in dev/pts dev; do
+	if mountpoint -q "$root/$m"; then umount -l "$root/$m"; fi
+done
+find "$root/dev" -mindepth 1 -delete
 # The apt lists and caches are rebuilt by `apt update` in the instance.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/var/log/*.log
 
