@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/auth.h"
 #include "daemon/events.h"
 #include "daemon/http.h"
 #include "daemon/operations.h"
@@ -357,6 +358,9 @@ int daemon_init(struct daemon *d, const struct daemon_options *opts, struct erro
 	r = events_new(d, &d->events);
 	if (r < 0)
 		return error_errno(err, r, "Failed to set up events");
+	r = auth_new(d, &d->auth, err);
+	if (r < 0)
+		return r;
 
 	lws_set_log_level(log_get_level() >= LOG_LEVEL_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 	foreign_loops[0] = &d->loop;
@@ -414,6 +418,8 @@ void daemon_release(struct daemon *d)
 	d->events = NULL;
 	operations_free(d->operations);
 	d->operations = NULL;
+	auth_free(d->auth);
+	d->auth = NULL;
 	if (d->loop.data) {
 		on_wakeup(&d->wakeup);
 		close_handle((uv_handle_t *)&d->wakeup);

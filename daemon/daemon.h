@@ -18,6 +18,7 @@ struct lws_context;
 struct lws_vhost;
 struct operations;
 struct events;
+struct auth;
 
 struct daemon_options {
 	const char *dir;   /* LODGE_DIR */
@@ -36,6 +37,7 @@ struct daemon {
 	struct db *db;
 	struct operations *operations;
 	struct events *events;
+	struct auth *auth; /* the trust store and pending trust tokens */
 
 	char *dir;
 	char *socket_path;
