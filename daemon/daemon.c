@@ -270,6 +270,10 @@ int daemon_https_listen(struct daemon *d, const char *address, struct error *err
 	info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
 	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
 	info.keepalive_timeout = 60;
+	/* Handshakes and request headers must not take long (daemon/http.c admits a bounded
+	 * number of connections that have not authenticated yet). */
+	info.timeout_secs = HTTP_TLS_TIMEOUT_SEC;
+	info.timeout_secs_ah_idle = HTTP_TLS_TIMEOUT_SEC;
 	d->tls_vhost = lws_create_vhost(d->lws, &info);
 	if (!d->tls_vhost)
 		return error_set(err, -EADDRINUSE, "Failed to listen on '%s'", address);
@@ -429,6 +433,7 @@ void daemon_release(struct daemon *d)
 		if (uv_loop_close(&d->loop) < 0)
 			log_debug("Event loop still had handles at exit, ignoring");
 	}
+	http_tls_admission_free(d);
 	db_close(d->db);
 	d->db = NULL;
 	/* Only the daemon that created the socket removes it: one that failed to take the

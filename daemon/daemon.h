@@ -19,6 +19,7 @@ struct lws_vhost;
 struct operations;
 struct events;
 struct auth;
+struct tls_admission;
 
 struct daemon_options {
 	const char *dir;   /* LODGE_DIR */
@@ -44,7 +45,8 @@ struct daemon {
 	char *tmp_dir; /* $LODGE_DIR/tmp: large request bodies, staging */
 	char *server_cert_pem;
 	char *server_cert_fingerprint;
-	char *https_address; /* as listening now, NULL if none */
+	char *https_address;		     /* as listening now, NULL if none */
+	struct tls_admission *tls_admission; /* daemon/http.c: unauthenticated TLS connections */
 	bool testing;
 
 	long long started_sec;

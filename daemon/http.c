@@ -13,12 +13,14 @@
  */
 #include "daemon/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +86,139 @@ static const struct {
 static struct daemon *wsi_daemon(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
+}
+
+/* --- TLS admission ------------------------------------------------------------------------ */
+
+/* Anyone on the network can open TLS connections: each costs a descriptor, memory and, for
+ * the handshake, CPU on the loop thread that also serves the unix socket. A connection
+ * counts as unauthenticated from its accept until it makes a request as a trusted client.
+ * New connections are refused at accept past HTTP_TLS_UNAUTH_MAX unauthenticated ones in
+ * all, or HTTP_TLS_UNAUTH_PER_IP from one address, so a flood of idle, slow or handshaking
+ * connections from a few hosts can neither starve the unix socket nor lock out clients
+ * elsewhere. lws bounds each stage's time (handshake, headers: HTTP_TLS_TIMEOUT_SEC), and
+ * an untrusted client's idle keep-alive connection ends after HTTP_TLS_UNAUTH_IDLE_SEC. */
+struct tls_peer {
+	char addr[INET6_ADDRSTRLEN];
+	unsigned count;
+};
+
+struct tls_admission {
+	/* lws creates the connection's wsi right after accepting it, before the wsi has its
+	 * descriptor: the address seen at accept, for the WSI_CREATE that follows. */
+	char accepted[INET6_ADDRSTRLEN];
+	unsigned total;
+	size_t n_peers; /* a peer per address with a counted connection: at most total */
+	struct tls_peer peers[HTTP_TLS_UNAUTH_MAX];
+};
+
+static struct tls_peer *tls_peer_find(struct tls_admission *a, const char *addr)
+{
+	for (size_t i = 0; i < a->n_peers; i++) {
+		if (streq(a->peers[i].addr, addr))
+			return &a->peers[i];
+	}
+	return NULL;
+}
+
+static void sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t size)
+{
+	const void *addr = sa->ss_family == AF_INET6
+				   ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+				   : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+	if (!inet_ntop(sa->ss_family, addr, buf, (socklen_t)size))
+		buf[0] = '\0';
+}
+
+/* Uncounts wsi if it was counted (its opaque data is the address it counts under). */
+static void tls_admission_release(struct daemon *d, struct lws *wsi)
+{
+	struct tls_admission *a = d->tls_admission;
+	char *addr = lws_get_opaque_user_data(wsi);
+	struct tls_peer *p;
+
+	if (!addr || !a)
+		return;
+	lws_set_opaque_user_data(wsi, NULL);
+	p = tls_peer_find(a, addr);
+	free(addr);
+	if (!p)
+		return;
+	a->total--;
+	if (--p->count == 0)
+		*p = a->peers[--a->n_peers];
+}
+
+static int tls_admission_accept(struct daemon *d, const struct lws_filter_network_conn_args *args)
+{
+	struct tls_admission *a = d->tls_admission;
+	char addr[INET6_ADDRSTRLEN];
+	struct tls_peer *p;
+
+	if (!a)
+		a = d->tls_admission = xcalloc(1, sizeof(*a));
+	sockaddr_to_string(&args->cli_addr, addr, sizeof(addr));
+	p = tls_peer_find(a, addr);
+	if (a->total >= HTTP_TLS_UNAUTH_MAX || (p && p->count >= HTTP_TLS_UNAUTH_PER_IP)) {
+		log_debug("Refused a TLS connection from %s: %u unauthenticated ones (%u from it)",
+			  addr, a->total, p ? p->count : 0);
+		return 1;
+	}
+	memcpy(a->accepted, addr, sizeof(addr));
+	return 0;
+}
+
+static void tls_admission_count(struct daemon *d, struct lws *wsi)
+{
+	struct tls_admission *a = d->tls_admission;
+	const char *addr;
+	struct tls_peer *p;
+
+	if (!a)
+		return;
+	addr = a->accepted;
+	p = tls_peer_find(a, addr);
+	if (!p) {
+		/* accept checked total < HTTP_TLS_UNAUTH_MAX, so a slot is free */
+		p = &a->peers[a->n_peers++];
+		*p = (struct tls_peer){ .count = 0 };
+		(void)snprintf_ok(p->addr, sizeof(p->addr), "%s", addr);
+	}
+	p->count++;
+	a->total++;
+	lws_set_opaque_user_data(wsi, xstrdup(addr));
+	a->accepted[0] = '\0';
+}
+
+/* FILTER_NETWORK_CONNECTION, WSI_CREATE and WSI_DESTROY: lws calls them with no
+ * per-session data. Returns nonzero to refuse the connection. */
+static int tls_admission(struct lws *wsi, enum lws_callback_reasons reason, void *user)
+{
+	struct daemon *d = wsi_daemon(wsi);
+
+	/* Listening sockets are created with the vhost, before d->tls_vhost is set. */
+	if (reason != LWS_CALLBACK_WSI_DESTROY &&
+	    (!d->tls_vhost || lws_get_vhost(wsi) != d->tls_vhost))
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return tls_admission_accept(d, user);
+	case LWS_CALLBACK_WSI_CREATE:
+		tls_admission_count(d, wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		tls_admission_release(d, wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void http_tls_admission_free(struct daemon *d)
+{
+	free(d->tls_admission);
+	d->tls_admission = NULL;
 }
 
 static void api_request_free(struct api_request *req)
@@ -261,6 +396,8 @@ static void request_route(struct api_request *req, const char *raw_path)
 
 	req->path = xstrdup(raw_path);
 	r = auth_identify(req->d, req->wsi, &req->identity, &err);
+	if (r == 0 && req->identity.trusted)
+		tls_admission_release(req->d, lws_get_network_wsi(req->wsi));
 	if (r == 0)
 		r = router_match(req, &err);
 	if (r == 0)
@@ -516,6 +653,7 @@ static int http_write_some(struct lws *wsi, struct api_request *req)
 static int http_on_writeable(struct lws *wsi, struct http_session *session)
 {
 	struct api_request *req = session->req;
+	bool untrusted;
 	int r;
 
 	if (!req || !req->replied || req->later)
@@ -527,9 +665,16 @@ static int http_on_writeable(struct lws *wsi, struct http_session *session)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	untrusted = !req->identity.trusted;
 	api_request_free(req);
 	session->req = NULL;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	/* An untrusted client has little reason to keep a connection: it gets a short idle
+	 * time, so that its slot frees soon. */
+	if (untrusted)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, HTTP_TLS_UNAUTH_IDLE_SEC);
+	return 0;
 }
 
 static void http_on_closed(struct http_session *session)
@@ -693,6 +838,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			 size_t len)
 {
 	struct http_session *session = user;
+
+	if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION || reason == LWS_CALLBACK_WSI_CREATE ||
+	    reason == LWS_CALLBACK_WSI_DESTROY)
+		return tls_admission(wsi, reason, user);
 
 	/* lws calls some of these (CLOSED_HTTP for a connection whose headers never
 	 * completed) before it allocated the per-session data. */
