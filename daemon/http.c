@@ -98,28 +98,18 @@ static struct daemon *wsi_daemon(struct lws *wsi)
  * connections from a few hosts can neither starve the unix socket nor lock out clients
  * elsewhere. lws bounds each stage's time (handshake, headers: HTTP_TLS_TIMEOUT_SEC), and
  * an untrusted client's idle keep-alive connection ends after HTTP_TLS_UNAUTH_IDLE_SEC. */
-struct tls_peer {
+struct tls_conn {
+	struct lws *wsi;
 	char addr[INET6_ADDRSTRLEN];
-	unsigned count;
 };
 
 struct tls_admission {
 	/* lws creates the connection's wsi right after accepting it, before the wsi has its
 	 * descriptor: the address seen at accept, for the WSI_CREATE that follows. */
 	char accepted[INET6_ADDRSTRLEN];
-	unsigned total;
-	size_t n_peers; /* a peer per address with a counted connection: at most total */
-	struct tls_peer peers[HTTP_TLS_UNAUTH_MAX];
+	size_t n_conns;
+	struct tls_conn conns[HTTP_TLS_UNAUTH_MAX]; /* the unauthenticated connections */
 };
-
-static struct tls_peer *tls_peer_find(struct tls_admission *a, const char *addr)
-{
-	for (size_t i = 0; i < a->n_peers; i++) {
-		if (streq(a->peers[i].addr, addr))
-			return &a->peers[i];
-	}
-	return NULL;
-}
 
 static void sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t size)
 {
@@ -131,38 +121,33 @@ static void sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, siz
 		buf[0] = '\0';
 }
 
-/* Uncounts wsi if it was counted (its opaque data is the address it counts under). */
+/* Uncounts wsi if it is counted. */
 static void tls_admission_release(struct daemon *d, struct lws *wsi)
 {
 	struct tls_admission *a = d->tls_admission;
-	char *addr = lws_get_opaque_user_data(wsi);
-	struct tls_peer *p;
 
-	if (!addr || !a)
-		return;
-	lws_set_opaque_user_data(wsi, NULL);
-	p = tls_peer_find(a, addr);
-	free(addr);
-	if (!p)
-		return;
-	a->total--;
-	if (--p->count == 0)
-		*p = a->peers[--a->n_peers];
+	for (size_t i = 0; a && i < a->n_conns; i++) {
+		if (a->conns[i].wsi == wsi) {
+			a->conns[i] = a->conns[--a->n_conns];
+			return;
+		}
+	}
 }
 
 static int tls_admission_accept(struct daemon *d, const struct lws_filter_network_conn_args *args)
 {
 	struct tls_admission *a = d->tls_admission;
 	char addr[INET6_ADDRSTRLEN];
-	struct tls_peer *p;
+	unsigned from_addr = 0;
 
 	if (!a)
 		a = d->tls_admission = xcalloc(1, sizeof(*a));
 	sockaddr_to_string(&args->cli_addr, addr, sizeof(addr));
-	p = tls_peer_find(a, addr);
-	if (a->total >= HTTP_TLS_UNAUTH_MAX || (p && p->count >= HTTP_TLS_UNAUTH_PER_IP)) {
-		log_debug("Refused a TLS connection from %s: %u unauthenticated ones (%u from it)",
-			  addr, a->total, p ? p->count : 0);
+	for (size_t i = 0; i < a->n_conns; i++)
+		from_addr += streq(a->conns[i].addr, addr);
+	if (a->n_conns >= HTTP_TLS_UNAUTH_MAX || from_addr >= HTTP_TLS_UNAUTH_PER_IP) {
+		log_debug("Refused a TLS connection from %s: %zu unauthenticated ones (%u from it)",
+			  addr, a->n_conns, from_addr);
 		return 1;
 	}
 	memcpy(a->accepted, addr, sizeof(addr));
@@ -172,22 +157,14 @@ static int tls_admission_accept(struct daemon *d, const struct lws_filter_networ
 static void tls_admission_count(struct daemon *d, struct lws *wsi)
 {
 	struct tls_admission *a = d->tls_admission;
-	const char *addr;
-	struct tls_peer *p;
+	struct tls_conn *c;
 
-	if (!a)
+	/* accept checked that a slot is free */
+	if (!a || a->n_conns >= HTTP_TLS_UNAUTH_MAX)
 		return;
-	addr = a->accepted;
-	p = tls_peer_find(a, addr);
-	if (!p) {
-		/* accept checked total < HTTP_TLS_UNAUTH_MAX, so a slot is free */
-		p = &a->peers[a->n_peers++];
-		*p = (struct tls_peer){ .count = 0 };
-		(void)snprintf_ok(p->addr, sizeof(p->addr), "%s", addr);
-	}
-	p->count++;
-	a->total++;
-	lws_set_opaque_user_data(wsi, xstrdup(addr));
+	c = &a->conns[a->n_conns++];
+	c->wsi = wsi;
+	memcpy(c->addr, a->accepted, sizeof(c->addr));
 	a->accepted[0] = '\0';
 }
 
