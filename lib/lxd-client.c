@@ -420,8 +420,7 @@ int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **re
 				 target);
 	}
 
-	/* Websocket peers may be quiet for minutes: reads wait forever (until the cancel
-	 * descriptor). */
+	/* Messages may be minutes apart: reads wait forever (until the cancel descriptor). */
 	http_conn_set_timeout(conn, -1);
 	*ret = ws_new(take_ptr(conn));
 	return 0;

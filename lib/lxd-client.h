@@ -103,9 +103,10 @@ int lxd_operation_wait(struct lxd_client *c, const char *operation, int timeout_
 int lxd_query_wait(struct lxd_client *c, const char *method, const char *path, const json_t *body,
 		   const char *etag, json_t **ret_op, struct error *err);
 
-/* Opens the websocket at path (path and query, like an operation's
- * "/1.0/operations/<id>/websocket?secret=<s>"), over the unix socket or TLS. A refused
- * upgrade fails like any request. Reads on it wait forever. */
+/* Opens a websocket on path (path and query, percent-encoded): an operation's
+ * "/1.0/operations/<id>/websocket?secret=<secret>" for exec and console streams. Reads on
+ * it wait forever (until the cancel descriptor). A refused upgrade fails like any request
+ * (the server's message and mapped errno). */
 int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **ret,
 			  struct error *err);
 
