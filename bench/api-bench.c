@@ -180,6 +180,42 @@ static double exec_true(const char *name)
 	return now_ms() - t0;
 }
 
+static void report_phase(const char *prefix, const char *name, double *v, int n)
+{
+	autofree char *full = str_printf("%s%s", prefix, name);
+
+	report(full, v, (size_t)n);
+}
+
+/* One round of every workload on containers bench-0..rounds-1, created and removed here. */
+static void phase(const char *prefix, int rounds, double *a, double *b)
+{
+	for (int i = 0; i < rounds; i++) {
+		autofree char *name = str_printf("bench-%d", i);
+
+		a[i] = launch(name);
+	}
+	report_phase(prefix, "launch", a, rounds);
+	for (int i = 0; i < rounds; i++) {
+		autofree char *name = str_printf("bench-%d", i);
+
+		a[i] = exec_true(name);
+	}
+	report_phase(prefix, "exec", a, rounds);
+	for (int i = 0; i < rounds; i++) {
+		a[i] = list(1);
+		b[i] = list(2);
+	}
+	report_phase(prefix, "list1", a, rounds);
+	report_phase(prefix, "list2", b, rounds);
+	for (int i = 0; i < rounds; i++) {
+		autofree char *name = str_printf("bench-%d", i);
+
+		a[i] = stop_delete(name);
+	}
+	report_phase(prefix, "stop+delete", a, rounds);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t rounds_arg = 0, fill_arg = 0;
@@ -206,30 +242,7 @@ int main(int argc, char **argv)
 	(void)launch("bench-warm");
 	(void)stop_delete("bench-warm");
 
-	for (int i = 0; i < rounds; i++) {
-		autofree char *name = str_printf("bench-%d", i);
-
-		a[i] = launch(name);
-	}
-	report("launch", a, (size_t)rounds);
-	for (int i = 0; i < rounds; i++) {
-		autofree char *name = str_printf("bench-%d", i);
-
-		a[i] = exec_true(name);
-	}
-	report("exec", a, (size_t)rounds);
-	for (int i = 0; i < rounds; i++) {
-		a[i] = list(1);
-		b[i] = list(2);
-	}
-	report("list1", a, (size_t)rounds);
-	report("list2", b, (size_t)rounds);
-	for (int i = 0; i < rounds; i++) {
-		autofree char *name = str_printf("bench-%d", i);
-
-		a[i] = stop_delete(name);
-	}
-	report("stop+delete", a, (size_t)rounds);
+	phase("", rounds, a, b);
 
 	if (fill > 0) {
 		double *f = xcalloc((size_t)fill, sizeof(double));
@@ -240,30 +253,7 @@ int main(int argc, char **argv)
 			f[i] = launch(name);
 		}
 		report("fill-launches", f, (size_t)fill);
-		for (int i = 0; i < rounds; i++) {
-			autofree char *name = str_printf("bench-%d", i);
-
-			a[i] = launch(name);
-		}
-		report("fill-launch", a, (size_t)rounds);
-		for (int i = 0; i < rounds; i++) {
-			autofree char *name = str_printf("bench-%d", i);
-
-			a[i] = exec_true(name);
-		}
-		report("fill-exec", a, (size_t)rounds);
-		for (int i = 0; i < rounds; i++) {
-			a[i] = list(1);
-			b[i] = list(2);
-		}
-		report("fill-list1", a, (size_t)rounds);
-		report("fill-list2", b, (size_t)rounds);
-		for (int i = 0; i < rounds; i++) {
-			autofree char *name = str_printf("bench-%d", i);
-
-			a[i] = stop_delete(name);
-		}
-		report("fill-stop+delete", a, (size_t)rounds);
+		phase("fill-", rounds, a, b);
 		for (int i = 0; i < fill; i++) {
 			autofree char *name = str_printf("fill-%d", i);
 

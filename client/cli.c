@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "client/client.h"
+#include "client/remote.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -331,12 +332,33 @@ size_t cli_flag_list(const struct cli *cli, const char *name, const char ***ret)
 
 /* --- the server ------------------------------------------------------------------------- */
 
+/* The default remote (`lodge remote switch`), or the local daemon when it is "local" or
+ * cannot be used (said on stderr). */
+static struct lxd_client *cli_default_remote(void)
+{
+	autoclean(remote_config_release) struct remote_config c = REMOTE_CONFIG_INIT;
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	struct lxd_client *lxd = NULL;
+	int r;
+
+	r = remote_config_load(&c, &err);
+	if (r == 0 && streq(c.default_remote, "local"))
+		return lxd_client_new(NULL);
+	if (r == 0)
+		r = remote_connect(&c, NULL, &lxd, &err);
+	if (r < 0) {
+		fprintf(stderr, "Warning: %s, using the local daemon\n", error_message(&err));
+		return lxd_client_new(NULL);
+	}
+	return lxd;
+}
+
 struct lxd_client *cli_lxd(struct cli *cli)
 {
 	const char *project;
 
 	if (!cli->lxd) {
-		cli->lxd = lxd_client_new(NULL);
+		cli->lxd = cli_default_remote();
 		project = cli_flag_string(cli, "project");
 		if (project)
 			lxd_client_set_project(cli->lxd, project);

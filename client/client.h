@@ -136,4 +136,5 @@ extern const struct command command_image;
 extern const struct command command_info;
 extern const struct command command_monitor;
 extern const struct command command_operation;
+extern const struct command command_remote;
 extern const struct command command_version;
