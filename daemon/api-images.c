@@ -553,7 +553,140 @@ static int images_publish(struct api_request *req, const json_t *body, const jso
 	return op_start_reply(req, op, "Failed to start publishing");
 }
 
-/* A JSON body: publishing an instance; image copies and URL downloads do not exist yet. */
+/* --- pulling from another server (POST /1.0/images, source type image) ------------------- */
+
+struct pull_job {
+	struct daemon *d;
+	struct api_identity requestor;
+	json_t *source; /* the request's source object */
+	bool public, auto_update;
+	json_t *properties, *profiles, *aliases;
+	struct db_image *img;
+};
+
+static void pull_job_free(void *data)
+{
+	struct pull_job *job = data;
+
+	json_decref(job->source);
+	json_decref(job->properties);
+	json_decref(job->profiles);
+	json_decref(job->aliases);
+	db_image_free(job->img);
+	free(job);
+}
+
+/* The pull source an ImagesPost (or InstancesPost) source object describes; the strings
+ * point into source. */
+static struct image_pull_source pull_source_of(const json_t *source)
+{
+	return (struct image_pull_source){
+		.server = json_get_str(source, "server"),
+		.protocol = json_get_str(source, "protocol"),
+		.alias = json_get_str(source, "alias"),
+		.fingerprint = json_get_str(source, "fingerprint"),
+		.certificate = json_get_str(source, "certificate"),
+		.secret = json_get_str(source, "secret"),
+		.image_type = json_get_str(source, "image_type"),
+	};
+}
+
+static int pull_run(struct operation *op, struct error *err)
+{
+	struct pull_job *job = op->data;
+	struct image_pull_source src = pull_source_of(job->source);
+	autojson json_t *update_source =
+		json_pack("{s:s,s:s,s:s,s:s,s:s}", "server", src.server ?: "", "protocol",
+			  src.protocol ?: "lxd", "alias", src.alias ?: src.fingerprint ?: "",
+			  "certificate", src.certificate ?: "", "image_type",
+			  src.image_type ?: "container");
+	struct image_upload opts = {
+		.fd = -1,
+		.public = job->public,
+		.properties = job->properties,
+		.profiles = job->profiles,
+		.auto_update = job->auto_update,
+		.update_source = update_source,
+	};
+	autofree char *size = NULL;
+	size_t i;
+	json_t *a;
+	int r;
+
+	r = image_pull(job->d->db, job->d->dir, &src, &opts, &job->img, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(job->aliases, i, a)
+	{
+		r = db_image_alias_create(job->d->db, json_get_str(a, "name"),
+					  job->img->fingerprint, job->img->type,
+					  json_get_str(a, "description") ?: "", err);
+		if (r < 0)
+			return r;
+	}
+	size = str_printf("%llu", (unsigned long long)job->img->size);
+	operation_merge_metadata(
+		op, json_pack("{s:s,s:s}", "fingerprint", job->img->fingerprint, "size", size));
+	return 0;
+}
+
+static void pull_done(struct operation *op)
+{
+	struct pull_job *job = op->data;
+
+	image_created_event(op, job->img, &job->requestor);
+}
+
+static const struct operation_ops pull_ops = {
+	.run = pull_run,
+	.done = pull_done,
+	.free = pull_job_free,
+};
+
+static int images_pull(struct api_request *req, const json_t *body, const json_t *source)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	struct image_pull_source src = pull_source_of(source);
+	struct pull_job *job;
+	struct operation *op;
+	const char *mode = json_get_str(source, "mode");
+	const json_t *v;
+	int r = 0;
+
+	if (mode && !streq(mode, "pull"))
+		return api_reply_errorf(req, -EOPNOTSUPP, "Image copy mode '%s' is not supported",
+					str_is_single_line(mode) ? mode : "?");
+	if (str_is_empty(src.server))
+		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source server");
+	if (str_is_empty(src.alias))
+		src.alias = src.fingerprint; /* clients send aliases there too */
+	if (str_is_empty(src.alias) || !str_is_single_line(src.alias))
+		return api_reply_errorf(
+			req, -EINVAL,
+			"Invalid images JSON: the source needs an alias or a fingerprint");
+	job = xcalloc(1, sizeof(*job));
+	job->d = req->d;
+	job->requestor = req->identity;
+	job->source = json_deep_copy(source);
+	job->public = json_is_true(json_object_get(body, "public"));
+	job->auto_update = json_is_true(json_object_get(body, "auto_update"));
+	v = json_object_get(body, "properties");
+	if (v && !json_is_null(v))
+		r = image_properties_parse(v, &job->properties, &err);
+	v = json_object_get(body, "profiles");
+	if (r == 0 && v && !json_is_null(v))
+		r = image_profiles_parse(v, &job->profiles, &err);
+	if (r == 0)
+		r = aliases_parse(json_object_get(body, "aliases"), &job->aliases, &err);
+	if (r < 0) {
+		pull_job_free(job);
+		return api_reply_error(req, &err);
+	}
+	op = operation_new(req->d, OPERATION_TASK, "Downloading image", NULL, &pull_ops, job);
+	return op_start_reply(req, op, "Failed to start the image download");
+}
+
+/* A JSON body: publishing an instance or pulling from another server. */
 static int images_post_json(struct api_request *req, const char *data, size_t len)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
@@ -569,9 +702,11 @@ static int images_post_json(struct api_request *req, const char *data, size_t le
 	type = json_get_str(source, "type");
 	if (!json_is_object(source) || str_is_empty(type))
 		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source type");
-	if (streq(type, "image") || streq(type, "url"))
+	if (streq(type, "image"))
+		return images_pull(req, body, source);
+	if (streq(type, "url"))
 		return api_reply_errorf(req, -EOPNOTSUPP,
-					"Copying images from other servers is not supported yet");
+					"Importing images from a URL is not supported yet");
 	if (streq(type, "instance") || streq(type, "container") || streq(type, "virtual-machine") ||
 	    streq(type, "snapshot"))
 		return images_publish(req, body, source);
@@ -874,38 +1009,10 @@ struct export_job {
 	struct error err;
 };
 
-static int export_write_part(struct export_job *job, int from, const char *name,
-			     const char *filename)
-{
-	autofree char *head =
-		str_printf("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
-			   "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-			   job->boundary, name, filename);
-	int r;
-
-	r = write_all_fd(job->out, head, strlen(head));
-	if (r < 0)
-		return r;
-	if (lseek(from, 0, SEEK_SET) < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = copy_file_range(from, NULL, job->out, NULL, 1 << 30, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-	}
-	return write_all_fd(job->out, "\r\n", 2);
-}
-
 /* Worker: the multipart body of a split image, in a temporary file. */
 static void export_split_run(void *data)
 {
 	struct export_job *job = data;
-	autofree char *meta_name = NULL, *rootfs_name = NULL, *tail = NULL;
 	struct stat st;
 	int r;
 
@@ -914,20 +1021,12 @@ static void export_split_run(void *data)
 		job->r = error_errno(&job->err, -errno, "Failed to create a temporary file");
 		return;
 	}
-	meta_name = str_printf("meta-%s%s", job->fingerprint, image_file_extension(job->meta));
-	rootfs_name = str_printf("%s%s", job->fingerprint, image_file_extension(job->rootfs));
-	tail = str_printf("--%s--\r\n", job->boundary);
-	r = export_write_part(job, job->meta, "metadata", meta_name);
-	if (r == 0)
-		r = export_write_part(job, job->rootfs,
-				      streq(job->type, "virtual-machine") ? "rootfs.img" : "rootfs",
-				      rootfs_name);
-	if (r == 0)
-		r = write_all_fd(job->out, tail, strlen(tail));
+	r = image_multipart_write(job->meta, job->rootfs, job->type, job->fingerprint, job->out,
+				  job->boundary, &job->err);
 	if (r == 0 && (fstat(job->out, &st) < 0 || lseek(job->out, 0, SEEK_SET) < 0))
-		r = -errno;
+		r = error_errno(&job->err, -errno, "Failed to export image '%s'", job->fingerprint);
 	if (r < 0) {
-		job->r = error_errno(&job->err, r, "Failed to export image '%s'", job->fingerprint);
+		job->r = r;
 		return;
 	}
 	job->len = (uint64_t)st.st_size;

@@ -103,6 +103,10 @@ struct image_upload {
 	bool public;
 	json_t *properties; /* object of strings applied over metadata.yaml's, may be NULL */
 	json_t *profiles;   /* array of profile names, NULL: ["default"] */
+	/* Images pulled from another server: */
+	bool cached;	       /* pulled to launch an instance, not asked for by name */
+	bool auto_update;      /* refreshed from update_source */
+	json_t *update_source; /* {"server", "protocol", "alias", "certificate", ...}, NULL */
 };
 
 /* Stores an uploaded image: splits a multipart body into its metadata and rootfs parts,
@@ -181,6 +185,36 @@ int image_streams_build(struct db *db, const char *lodge_dir, json_t **ret_index
  * only; -ENOENT otherwise. */
 int image_streams_file_open(struct db *db, const char *lodge_dir, const char *fingerprint,
 			    const char *file, int *ret_fd, struct error *err);
+
+/* The SHA-256 of the whole file at fd (read with pread), as lower-case hex (caller frees).
+ * Blocks. */
+int image_file_sha256(int fd, char **ret, struct error *err);
+
+/* Writes the split image meta + rootfs to out as the multipart/form-data body LXD sends
+ * and receives ("metadata" and "rootfs" or "rootfs.img" parts, file names from the
+ * fingerprint), with boundary. Blocks. */
+int image_multipart_write(int meta, int rootfs, const char *type, const char *fingerprint, int out,
+			  const char *boundary, struct error *err);
+
+/* Where an image is pulled from (POST /1.0/images with source type "image"). */
+struct image_pull_source {
+	const char *server;	 /* "https://host[:port][/path]" */
+	const char *protocol;	 /* "lxd" (NULL) or "simplestreams" */
+	const char *alias;	 /* the alias to look up, or NULL and: */
+	const char *fingerprint; /* a fingerprint (prefix) */
+	const char *certificate; /* the server's certificate (PEM), pinned; NULL: CA store */
+	const char *secret;	 /* for a private image on an LXD server */
+	const char *image_type;	 /* "container" (NULL) or "virtual-machine" */
+};
+
+/* Copies an image from another server (see images/pull.c) into the store, with what opts
+ * says of the new image (public, properties, profiles, cached, auto_update,
+ * update_source; its fd, content type and fingerprint are ignored). An image already
+ * stored is returned as it is. *ret is the image (caller frees). Errors name the server's
+ * problem: -ENOENT when it has no such image, -EPERM when its certificate does not match,
+ * -EIO for a file that does not match its hash. Blocks: network and disk. */
+int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_source *src,
+	       const struct image_upload *opts, struct db_image **ret, struct error *err);
 
 /* The API object (GET /1.0/images/<fp>), with aliases (db_image_alias array, n_aliases).
  * New reference. */

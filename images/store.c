@@ -389,7 +389,9 @@ int image_import_limited(struct db *db, const char *lodge_dir, const struct imag
 	}
 	img->profiles = up->profiles ? json_deep_copy(up->profiles)
 				     : json_string_array((const char *[]){ "default", NULL });
-	img->update_source = json_object();
+	img->cached = up->cached;
+	img->auto_update = up->auto_update;
+	img->update_source = up->update_source ? json_deep_copy(up->update_source) : json_object();
 	img->created_at = info.metadata->creation_date;
 	img->expires_at = info.metadata->expiry_date;
 	img->uploaded_at = (int64_t)time(NULL);
@@ -482,6 +484,53 @@ int image_files_open(const char *lodge_dir, const char *fingerprint, int *ret_me
 				   fingerprint);
 	*ret_meta = take_fd(meta);
 	*ret_rootfs = take_fd(rootfs);
+	return 0;
+}
+
+static int multipart_part(int out, const char *boundary, int from, const char *name,
+			  const char *filename)
+{
+	autofree char *head =
+		str_printf("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+			   "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+			   boundary, name, filename);
+	off_t off = 0;
+	int r;
+
+	r = write_all_fd(out, head, strlen(head));
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = copy_file_range(from, &off, out, NULL, 1 << 30, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+	}
+	return write_all_fd(out, "\r\n", 2);
+}
+
+int image_multipart_write(int meta, int rootfs, const char *type, const char *fingerprint, int out,
+			  const char *boundary, struct error *err)
+{
+	autofree char *meta_name = str_printf("meta-%s%s", fingerprint, image_file_extension(meta));
+	autofree char *rootfs_name = str_printf("%s%s", fingerprint, image_file_extension(rootfs));
+	autofree char *tail = str_printf("--%s--\r\n", boundary);
+	int r;
+
+	r = multipart_part(out, boundary, meta, "metadata", meta_name);
+	if (r == 0)
+		r = multipart_part(out, boundary, rootfs,
+				   streq(type, "virtual-machine") ? "rootfs.img" : "rootfs",
+				   rootfs_name);
+	if (r == 0)
+		r = write_all_fd(out, tail, strlen(tail));
+	if (r < 0)
+		return error_errno(err, r, "Failed to write the multipart body of image '%s'",
+				   fingerprint);
 	return 0;
 }
 

@@ -38,7 +38,7 @@ static void evp_freep(EVP_MD_CTX **ctx)
 	EVP_MD_CTX_free(*ctx);
 }
 
-static int file_sha256(int fd, char **ret, struct error *err)
+int image_file_sha256(int fd, char **ret, struct error *err)
 {
 	autoclean(evp_freep) EVP_MD_CTX *sha = EVP_MD_CTX_new();
 	autofree char *buf = xmalloc(1u << 20);
@@ -92,9 +92,9 @@ static int parts_hashes(const char *lodge_dir, const char *fp, int meta, int roo
 		*ret = take_ptr(j);
 		return 0;
 	}
-	r = file_sha256(meta, &meta_sha, err);
+	r = image_file_sha256(meta, &meta_sha, err);
 	if (r == 0)
-		r = file_sha256(rootfs, &rootfs_sha, err);
+		r = image_file_sha256(rootfs, &rootfs_sha, err);
 	if (r < 0)
 		return r;
 	j = json_pack("{s:s,s:s}", "meta", meta_sha, "rootfs", rootfs_sha);

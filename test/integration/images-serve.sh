@@ -81,12 +81,7 @@ assert_match "$out" "already up to date" "lxc image refresh"
 expect_status 404 POST /1.0/images/0000/refresh >/dev/null
 
 # --- the simplestreams tree ------------------------------------------------------------------
-mkdir -p "$work/split"
-tar -C "$work/split" -xJf "$work/busybox.tar.xz"
-sed -i 's/^  os: .*/  os: splitos/' "$work/split/metadata.yaml"
-tar -C "$work/split" -czf "$work/meta.tar.gz" metadata.yaml templates
-mksquashfs "$work/split/rootfs" "$work/rootfs.squashfs" -noappend -quiet -all-root >/dev/null
-split=$(cat "$work/meta.tar.gz" "$work/rootfs.squashfs" | sha256sum | cut -d' ' -f1)
+split=$(split_image_make "$work/busybox.tar.xz" "$work/meta.tar.gz" "$work/rootfs.squashfs" splitos)
 lxc image import "$work/meta.tar.gz" "$work/rootfs.squashfs" --alias splitbb --public >/dev/null ||
 	fail "import the split image"
 

@@ -163,3 +163,18 @@ assert_match() {
 wait_op() {
 	expect_status 200 GET "$1/wait?timeout=30"
 }
+
+# split_image_make UNIFIED.tar.xz META_OUT ROOTFS_OUT [OS]: splits a unified image into a
+# metadata tarball (compressed by META_OUT's suffix) and a squashfs root filesystem, with
+# properties.os replaced by OS when given (a different fingerprint); prints the split
+# fingerprint.
+split_image_make() {
+	local src=$1 meta=$2 rootfs=$3 os=${4:-} tmp
+	tmp=$(mktemp -d)
+	tar -C "$tmp" -xJf "$src"
+	[ -z "$os" ] || sed -i "s/^  os: .*/  os: $os/" "$tmp/metadata.yaml"
+	tar -C "$tmp" -caf "$meta" metadata.yaml templates
+	mksquashfs "$tmp/rootfs" "$rootfs" -noappend -quiet -all-root >/dev/null
+	rm -rf "$tmp"
+	cat "$meta" "$rootfs" | sha256sum | cut -d' ' -f1
+}

@@ -1,0 +1,167 @@
+#!/bin/bash
+# Pulling images: from a second lodged over the LXD protocol (public by alias, private with
+# a one-time secret, the certificate pinned), with the real `lxc image copy` both ways
+# between the two lodgeds, and from a simplestreams tree the test generates and serves over
+# HTTPS on loopback (unified and split, sha256 checked). A wrong certificate, an unknown
+# image or a file that does not match its hash fail with a clear error and store nothing.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_cmd lxc xz gzip sha256sum mksquashfs openssl python3
+daemon_start
+export LXD_DIR=$LODGE_DIR
+work=$LODGE_DIR/work
+mkdir -p "$work"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# --- a second lodged, B, serving over HTTPS ---------------------------------------------------
+B=$(mktemp -d /tmp/lodge-test-b.XXXXXX)
+at_exit "rm -rf '$B'"
+LODGE_DIR=$B "$LODGED" --testing >"$B.log" 2>&1 &
+bpid=$!
+at_exit "kill $bpid 2>/dev/null; wait $bpid 2>/dev/null; rm -f '$B.log'"
+LODGE_DIR=$B "$LODGED" waitready --timeout 10 || fail "second lodged"
+bport=$(free_port)
+LXD_DIR=$B lxc config set core.https_address "127.0.0.1:$bport" || fail "B https"
+bserver=https://127.0.0.1:$bport
+for _ in $(seq 50); do curl -sk "$bserver/1.0" >/dev/null && break; sleep 0.1; done
+bcert=$(jq -Rs . <"$B/server.crt")
+
+"$LODGE_SRCDIR/images/build-busybox.sh" "$work/busybox.tar.xz" >/dev/null || fail "build-busybox.sh"
+pub=$(sha256sum "$work/busybox.tar.xz" | cut -d' ' -f1)
+xz -dc "$work/busybox.tar.xz" | gzip -n >"$work/private.tar.gz"
+priv=$(sha256sum "$work/private.tar.gz" | cut -d' ' -f1)
+LXD_DIR=$B lxc image import "$work/busybox.tar.xz" --alias busybox --public >/dev/null || fail "B import"
+LXD_DIR=$B lxc image import "$work/private.tar.gz" --alias secret-bb >/dev/null || fail "B import private"
+
+count_images() { expect_status 200 GET /1.0/images | jq '.metadata | length'; }
+del_image() { wait_op "$(expect_status 202 DELETE "/1.0/images/$1" | jq -r .operation)" >/dev/null; }
+
+# pull BODY: POSTs an ImagesPost to A, waits, prints the operation.
+pull() {
+	local op
+	op=$(expect_status 202 POST /1.0/images "$1" | jq -r .operation)
+	wait_op "$op" | jq -c .metadata
+}
+
+# --- LXD protocol: public by alias, certificate pinned ----------------------------------------
+op=$(pull "{\"source\":{\"type\":\"image\",\"mode\":\"pull\",\"server\":\"$bserver\",\"protocol\":\"lxd\",\"alias\":\"busybox\",\"certificate\":$bcert},\"aliases\":[{\"name\":\"from-b\"}],\"auto_update\":true}")
+assert_eq "$(jq -r .status <<<"$op")" Success "pull by alias: $op"
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$pub" "pulled fingerprint"
+img=$(expect_status 200 GET "/1.0/images/$pub")
+assert_eq "$(jq -r .metadata.aliases[0].name <<<"$img")" from-b "alias of the pulled image"
+assert_eq "$(jq -r .metadata.auto_update <<<"$img")" true "auto_update"
+assert_eq "$(jq -r .metadata.update_source.server <<<"$img")" "$bserver" "update_source.server"
+assert_eq "$(jq -r .metadata.update_source.alias <<<"$img")" busybox "update_source.alias"
+cmp -s "$LODGE_DIR/images/$pub" "$work/busybox.tar.xz" || fail "pulled file differs"
+# Pulling what is already here adds nothing.
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"alias\":\"busybox\",\"certificate\":$bcert}}")
+assert_eq "$(jq -r .status <<<"$op")" Success "second pull"
+assert_eq "$(count_images)" 1 "still one image"
+
+# A private image needs a secret from its owner.
+n=$(count_images)
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"fingerprint\":\"$priv\",\"certificate\":$bcert}}")
+assert_eq "$(jq -r .status <<<"$op")" Failure "private image without a secret"
+assert_match "$(jq -r .err <<<"$op")" "not found" "private image error"
+secret=$(LXD_DIR=$B curl -s --unix-socket "$B/unix.socket" -X POST "http://b/1.0/images/$priv/secret" | jq -r .metadata.metadata.secret)
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"fingerprint\":\"$priv\",\"secret\":\"$secret\",\"certificate\":$bcert}}")
+assert_eq "$(jq -r .status <<<"$op")" Success "private image with a secret: $op"
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$priv" "private fingerprint"
+del_image "$priv"
+
+# A certificate that is not the server's is refused before anything is fetched.
+othercert=$(jq -Rs . <"$LODGE_DIR/server.crt")
+n=$(count_images)
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"alias\":\"busybox\",\"certificate\":$othercert}}")
+assert_eq "$(jq -r .status <<<"$op")" Failure "wrong certificate"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"alias\":\"nope\",\"certificate\":$bcert}}")
+assert_match "$(jq -r .err <<<"$op")" "not found" "unknown alias"
+assert_eq "$(count_images)" "$n" "failed pulls stored nothing"
+assert_eq "$(ls -A "$LODGE_DIR/images" | grep -vc "^[0-9a-f]\{64\}")" 0 "no staging files left"
+
+# --- the real client, both ways ---------------------------------------------------------------
+del_image "$pub"
+aport=$(free_port)
+lxc config set core.https_address "127.0.0.1:$aport" || fail "A https"
+export LXD_CONF=$work/lxc-conf
+mkdir -p "$LXD_CONF"
+lxc remote add lodgeb "$bserver" --public --accept-certificate >/dev/null || fail "remote add B"
+lxc remote add lodgea "https://127.0.0.1:$aport" --public --accept-certificate >/dev/null || fail "remote add A"
+lxc image copy lodgeb:busybox local: --alias copied >/dev/null || fail "lxc image copy lodgeb:busybox local:"
+assert_eq "$(lxc image info copied | sed -n 's/^Fingerprint: //p')" "$pub" "copied into A"
+lxc image edit copied <<<"public: true" || fail "make the copy public"
+LXD_DIR=$B lxc image delete busybox || fail "delete from B"
+LXD_DIR=$B lxc image copy lodgea:copied local: --alias back >/dev/null || fail "lxc image copy lodgea:copied local: (into B)"
+assert_eq "$(LXD_DIR=$B lxc image info back | sed -n 's/^Fingerprint: //p')" "$pub" "copied back into B"
+
+# --- simplestreams: a tree this test makes, over HTTPS on loopback ----------------------------
+ss=$work/ss
+mkdir -p "$ss/streams/v1" "$ss/files"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ss.key" -out "$work/ss.crt" -days 1 \
+	-subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl"
+cp "$work/busybox.tar.xz" "$ss/files/combined.tar.xz"
+split=$(split_image_make "$work/busybox.tar.xz" "$ss/files/lxd.tar.xz" "$ss/files/root.squashfs" splitos)
+printf 'corrupt' >"$ss/files/bad.tar.xz"
+python3 - "$ss" "$pub" "$split" <<'PY'
+import hashlib, json, os, sys
+root, pub, split = sys.argv[1:]
+def item(name, ftype, **extra):
+    p = os.path.join(root, "files", name)
+    d = {"ftype": ftype, "path": "files/" + name, "size": os.path.getsize(p),
+         "sha256": hashlib.sha256(open(p, "rb").read()).hexdigest()}
+    d.update(extra)
+    return d
+bad = item("bad.tar.xz", "lxd_combined.tar.gz")
+bad["sha256"] = "0" * 64
+products = {
+  "busybox:1:amd64:default": {"aliases": "bb,bb/1", "arch": "amd64", "os": "BusyBox", "release": "1",
+      "release_title": "1", "versions": {
+          "20240101_0000": {"items": {"lxd_combined.tar.gz": item("combined.tar.xz", "lxd_combined.tar.gz")}}}},
+  "busybox:1:arm64:default": {"aliases": "bb", "arch": "arm64", "os": "BusyBox", "release": "1",
+      "release_title": "1", "versions": {"20250101_0000": {"items": {"lxd_combined.tar.gz": bad}}}},
+  "splitos:1:amd64:default": {"aliases": "split", "arch": "amd64", "os": "splitos", "release": "1",
+      "release_title": "1", "versions": {
+          "20230101_0000": {"items": {"lxd_combined.tar.gz": bad}},
+          "20240101_0000": {"items": {
+              "lxd.tar.xz": item("lxd.tar.xz", "lxd.tar.xz", combined_squashfs_sha256=split),
+              "squashfs": item("root.squashfs", "squashfs")}}}},
+  "corrupt:1:amd64:default": {"aliases": "corrupt", "arch": "amd64", "os": "c", "release": "1",
+      "release_title": "1", "versions": {"20240101_0000": {"items": {"lxd_combined.tar.gz": bad}}}},
+}
+json.dump({"content_id": "images", "datatype": "image-downloads", "format": "products:1.0",
+           "products": products}, open(os.path.join(root, "streams/v1/images.json"), "w"))
+json.dump({"format": "index:1.0", "index": {"images": {"datatype": "image-downloads",
+           "path": "streams/v1/images.json", "format": "products:1.0",
+           "products": list(products)}}}, open(os.path.join(root, "streams/v1/index.json"), "w"))
+PY
+sport=$(free_port)
+(cd "$ss" && exec python3 -c '
+import http.server, ssl, sys
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True); srv.serve_forever()' "$sport" "$work/ss.crt" "$work/ss.key" >/dev/null 2>&1) &
+spid=$!
+at_exit "kill $spid 2>/dev/null || true"
+sserver=https://127.0.0.1:$sport
+for _ in $(seq 50); do curl -sk "$sserver/streams/v1/index.json" >/dev/null && break; sleep 0.1; done
+sscert=$(jq -Rs . <"$work/ss.crt")
+
+del_image "$pub"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb/1\",\"certificate\":$sscert}}")
+assert_eq "$(jq -r .status <<<"$op")" Success "simplestreams unified: $op"
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$pub" "simplestreams unified fingerprint (this host's arch)"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"split\",\"certificate\":$sscert}}")
+assert_eq "$(jq -r .status <<<"$op")" Success "simplestreams split: $op"
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$split" "newest version, split"
+[ -f "$LODGE_DIR/images/$split.rootfs" ] || fail "split rootfs stored"
+n=$(count_images)
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"corrupt\",\"certificate\":$sscert}}")
+assert_eq "$(jq -r .status <<<"$op")" Failure "corrupt item"
+assert_match "$(jq -r .err <<<"$op")" "does not match its sha256" "hash mismatch message"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"nope\",\"certificate\":$sscert}}")
+assert_match "$(jq -r .err <<<"$op")" "has no image 'nope'" "unknown simplestreams alias"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb\"}}")
+assert_eq "$(jq -r .status <<<"$op")" Failure "self-signed server without a pinned certificate"
+assert_eq "$(count_images)" "$n" "failed simplestreams pulls stored nothing"
+assert_eq "$(ls -A "$LODGE_DIR/images" | grep -vc "^[0-9a-f]\{64\}\(\.rootfs\)\?$")" 0 "no staging files left"
+echo "images-pull: ok"
