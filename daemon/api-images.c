@@ -576,30 +576,11 @@ static void pull_job_free(void *data)
 	free(job);
 }
 
-/* The pull source an ImagesPost (or InstancesPost) source object describes; the strings
- * point into source. */
-static struct image_pull_source pull_source_of(const json_t *source)
-{
-	return (struct image_pull_source){
-		.server = json_get_str(source, "server"),
-		.protocol = json_get_str(source, "protocol"),
-		.alias = json_get_str(source, "alias"),
-		.fingerprint = json_get_str(source, "fingerprint"),
-		.certificate = json_get_str(source, "certificate"),
-		.secret = json_get_str(source, "secret"),
-		.image_type = json_get_str(source, "image_type"),
-	};
-}
-
 static int pull_run(struct operation *op, struct error *err)
 {
 	struct pull_job *job = op->data;
-	struct image_pull_source src = pull_source_of(job->source);
-	autojson json_t *update_source =
-		json_pack("{s:s,s:s,s:s,s:s,s:s}", "server", src.server ?: "", "protocol",
-			  src.protocol ?: "lxd", "alias", src.alias ?: src.fingerprint ?: "",
-			  "certificate", src.certificate ?: "", "image_type",
-			  src.image_type ?: "container");
+	struct image_pull_source src = image_pull_source_of(job->source);
+	autojson json_t *update_source = image_pull_update_source(&src);
 	struct image_upload opts = {
 		.fd = -1,
 		.public = job->public,
@@ -646,7 +627,7 @@ static const struct operation_ops pull_ops = {
 static int images_pull(struct api_request *req, const json_t *body, const json_t *source)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
-	struct image_pull_source src = pull_source_of(source);
+	struct image_pull_source src = image_pull_source_of(source);
 	struct pull_job *job;
 	struct operation *op;
 	const char *mode = json_get_str(source, "mode");

@@ -17,6 +17,7 @@
 #include "daemon/router.h"
 #include "db/db-images.h"
 #include "db/db-instances.h"
+#include "images/images.h"
 #include "instance/instance.h"
 #include "instance/lifecycle.h"
 #include "lib/config.h"
@@ -98,6 +99,18 @@ static const char *url_base(const struct api_request *req)
 	return str_has_prefix(req->path, "/1.0/containers") ? "/1.0/containers" : "/1.0/instances";
 }
 
+/* `lxc launch REMOTE:alias`: the image comes from another server first, kept as a cached
+ * image (images/pull.c); one already here is used as it is. */
+static int task_pull_image(const struct instance_env *env, const json_t *source,
+			   struct db_image **ret, struct error *err)
+{
+	struct image_pull_source src = image_pull_source_of(source);
+	autojson json_t *update_source = image_pull_update_source(&src);
+	struct image_upload opts = { .fd = -1, .cached = true, .update_source = update_source };
+
+	return image_pull(env->db, env->dir, &src, &opts, ret, err);
+}
+
 static int task_create_instance(struct instance_task *t, const struct instance_env *env,
 				struct error *err)
 {
@@ -115,9 +128,21 @@ static int task_create_instance(struct instance_task *t, const struct instance_e
 		.copy_source = json_get_str(a, "lodge.copy_source"),
 	};
 
+	autoclean(db_image_freep) struct db_image *pulled = NULL;
+	int r;
+
 	(void)json_get_bool(a, "ephemeral", &c.ephemeral);
 	c.copy_snapshots = !json_is_true(json_object_get(a, "lodge.instance_only"));
 	(void)instance_type_parse(json_get_str(a, "type"), &c.type);
+	if (json_object_get(a, "lodge.pull_source")) {
+		r = task_pull_image(env, json_object_get(a, "lodge.pull_source"), &pulled, err);
+		if (r < 0)
+			return r;
+		c.fingerprint = pulled->fingerprint;
+		c.image_properties = pulled->properties;
+		if (str_is_empty(c.architecture))
+			c.architecture = pulled->architecture;
+	}
 	return instance_create(env, &c, &inst, err);
 }
 
@@ -439,9 +464,11 @@ static int create_resolve_image(struct api_request *req, json_t *body, struct er
 	autoclean(db_image_freep) struct db_image *image = NULL;
 	int r;
 
-	if (!str_is_empty(json_get_str(source, "server")))
-		return error_set(err, -EOPNOTSUPP,
-				 "Creating instances from remote images is not supported yet");
+	/* An image from another server is pulled (and cached) by the task, on a worker. */
+	if (!str_is_empty(json_get_str(source, "server"))) {
+		json_object_set(body, "lodge.pull_source", source);
+		return 0;
+	}
 	if (str_is_empty(fp) && !str_is_empty(alias)) {
 		autoclean(db_image_alias_freep) struct db_image_alias *a = NULL;
 

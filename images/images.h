@@ -207,6 +207,12 @@ struct image_pull_source {
 	const char *image_type;	 /* "container" (NULL) or "virtual-machine" */
 };
 
+/* The source an ImagesPost or InstancesPost "source" object describes (strings point
+ * into source), and the update_source recorded for an image pulled from it (new
+ * reference). */
+struct image_pull_source image_pull_source_of(const json_t *source);
+json_t *image_pull_update_source(const struct image_pull_source *src);
+
 /* Copies an image from another server (see images/pull.c) into the store, with what opts
  * says of the new image (public, properties, profiles, cached, auto_update,
  * update_source; its fd, content type and fingerprint are ignored). An image already

@@ -387,6 +387,28 @@ static int pull_simplestreams(struct pull *p, const struct image_pull_source *sr
 	return r;
 }
 
+struct image_pull_source image_pull_source_of(const json_t *source)
+{
+	return (struct image_pull_source){
+		.server = json_get_str(source, "server"),
+		.protocol = json_get_str(source, "protocol"),
+		.alias = json_get_str(source, "alias"),
+		.fingerprint = json_get_str(source, "fingerprint"),
+		.certificate = json_get_str(source, "certificate"),
+		.secret = json_get_str(source, "secret"),
+		.image_type = json_get_str(source, "image_type"),
+	};
+}
+
+json_t *image_pull_update_source(const struct image_pull_source *src)
+{
+	const char *name = str_is_empty(src->alias) ? src->fingerprint : src->alias;
+
+	return json_pack("{s:s,s:s,s:s,s:s,s:s}", "server", src->server ?: "", "protocol",
+			 src->protocol ?: "lxd", "alias", name ?: "", "certificate",
+			 src->certificate ?: "", "image_type", src->image_type ?: "container");
+}
+
 /* --- the whole pull ----------------------------------------------------------------------- */
 
 int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_source *src,

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Pulling images: from a second lodged over the LXD protocol (public by alias, private with
 # a one-time secret, the certificate pinned), with the real `lxc image copy` both ways
-# between the two lodgeds, and from a simplestreams tree the test generates and serves over
+# between the two lodgeds and `lxc init REMOTE:alias` (pulled, cached, then created), and from a simplestreams tree the test generates and serves over
 # HTTPS on loopback (unified and split, sha256 checked). A wrong certificate, an unknown
 # image or a file that does not match its hash fail with a clear error and store nothing.
 . "$(dirname "$0")/lib.sh"
@@ -93,6 +93,16 @@ lxc image edit copied <<<"public: true" || fail "make the copy public"
 LXD_DIR=$B lxc image delete busybox || fail "delete from B"
 LXD_DIR=$B lxc image copy lodgea:copied local: --alias back >/dev/null || fail "lxc image copy lodgea:copied local: (into B)"
 assert_eq "$(LXD_DIR=$B lxc image info back | sed -n 's/^Fingerprint: //p')" "$pub" "copied back into B"
+# `lxc init REMOTE:alias` pulls the image, cached, then creates the instance from it.
+LXD_DIR=$B lxc image edit back <<<"public: true" || fail "make B's copy public"
+lxc image delete copied || fail "delete A's copy"
+lxc init lodgeb:back r1 >/dev/null || fail "lxc init lodgeb:back r1"
+img=$(expect_status 200 GET "/1.0/images/$pub")
+assert_eq "$(jq -r .metadata.cached <<<"$img")" true "image pulled for an instance is cached"
+assert_eq "$(jq -r .metadata.update_source.server <<<"$img")" "$bserver" "cached image's source"
+assert_eq "$(lxc config get r1 volatile.base_image)" "$pub" "instance made from the pulled image"
+assert_eq "$(lxc config get r1 image.os)" busybox "image properties on the instance"
+lxc delete r1 >/dev/null || fail "delete r1"
 
 # --- simplestreams: a tree this test makes, over HTTPS on loopback ----------------------------
 ss=$work/ss
