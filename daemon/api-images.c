@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/api.h"
@@ -16,10 +17,13 @@
 #include "daemon/events.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
+#include "daemon/server-config.h"
+#include "db/db-config.h"
 #include "db/db-images.h"
 #include "images/images.h"
 #include "instance/instance.h"
 #include "instance/lifecycle.h"
+#include "lib/config.h"
 #include "lib/filter.h"
 #include "lib/fs.h"
 #include "lib/json.h"
@@ -943,16 +947,41 @@ static int api_image_secret(struct api_request *req)
 	return op_start_reply(req, op, "Failed to create the image secret");
 }
 
+/* Refreshes one image; a replaced image is deleted like DELETE does (its pool copies go
+ * once no clone stands on them). *ret_refreshed (may be NULL) says whether it changed. */
+static int image_refresh_replace(struct daemon *d, const char *fingerprint, bool *ret_refreshed,
+				 struct error *err)
+{
+	autofree char *fresh = NULL;
+	int r;
+
+	r = image_refresh(d->db, d->dir, fingerprint, &fresh, err);
+	if (r < 0)
+		return r;
+	if (ret_refreshed)
+		*ret_refreshed = fresh != NULL;
+	if (!fresh)
+		return 0;
+	log_info("Image '%s' refreshed to '%s'", fingerprint, fresh);
+	if (image_delete(d->db, d->dir, fingerprint, NULL) == 0)
+		(void)storage_images_forget(d->db, d->dir, fingerprint, NULL);
+	return 0;
+}
+
 static int refresh_run(struct operation *op, struct error *err)
 {
-	/* Only images cached from a remote server have a source to refresh from; lodged does
-	 * not pull images yet, so every stored image is its own source and up to date. */
-	operation_merge_metadata(op, json_pack("{s:b}", "refreshed", false));
-	return 0;
+	bool refreshed = false;
+	int r;
+
+	r = image_refresh_replace(op->d, op->data, &refreshed, err);
+	if (r == 0)
+		operation_merge_metadata(op, json_pack("{s:b}", "refreshed", refreshed));
+	return r;
 }
 
 static const struct operation_ops refresh_ops = {
 	.run = refresh_run,
+	.free = free,
 };
 
 static int api_image_refresh(struct api_request *req)
@@ -966,13 +995,10 @@ static int api_image_refresh(struct api_request *req)
 	r = image_load(req, &img, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
-	if (json_object_size(img->update_source) > 0)
-		return api_reply_errorf(
-			req, -EOPNOTSUPP,
-			"Refreshing images from their source server is not supported yet");
 	url = str_printf("/1.0/images/%s", img->fingerprint);
 	op = operation_new(req->d, OPERATION_TASK, "Refreshing image",
-			   json_pack("{s:[s]}", "images", url), &refresh_ops, NULL);
+			   json_pack("{s:[s]}", "images", url), &refresh_ops,
+			   xstrdup(img->fingerprint));
 	return op_start_reply(req, op, "Failed to start the image refresh");
 }
 
@@ -1370,6 +1396,202 @@ static int api_streams_file(struct api_request *req)
 			    (uint64_t)st.st_size);
 }
 
+/* --- the periodic image task --------------------------------------------------------------- */
+
+/* How often the task wakes up; the config says when there is something to do. */
+#define IMAGE_TASK_TICK_MS (10 * 60 * 1000)
+
+struct image_tasks {
+	uv_timer_t timer;
+	int64_t last_update; /* unix seconds of the last auto-update pass (start: daemon start) */
+	bool running;
+};
+
+/* One pass: drops the expired cached images, then, when update is true, refreshes the
+ * auto-update ones. *ret (may be NULL) reports {"expired": [...], "refreshed": [...]}.
+ * Failures with one image are logged and the pass goes on. Blocks. */
+static int images_maintain(struct daemon *d, int64_t now, bool update, json_t **ret,
+			   struct error *err)
+{
+	autojson json_t *cfg = NULL, *refresh = NULL, *expire = NULL;
+	json_t *expired = json_array(), *refreshed = json_array(), *fp;
+	int64_t expiry_days;
+	size_t i;
+	int r;
+
+	r = db_config_load(d->db, &cfg, err);
+	if (r == 0) {
+		expiry_days =
+			config_get_int(&server_config_schema, cfg, "images.remote_cache_expiry");
+		r = image_maintenance_plan(d->db, now, expiry_days * 86400, &refresh, &expire, err);
+	}
+	if (r < 0) {
+		json_decref(expired);
+		json_decref(refreshed);
+		return r;
+	}
+	json_array_foreach(expire, i, fp)
+	{
+		const char *f = json_string_value(fp);
+
+		if (image_delete(d->db, d->dir, f, NULL) < 0)
+			continue;
+		(void)storage_images_forget(d->db, d->dir, f, NULL);
+		log_info("Expired cached image '%s'", f);
+		json_array_append(expired, fp);
+	}
+	json_array_foreach(update ? refresh : NULL, i, fp)
+	{
+		struct error e = ERROR_INIT;
+		bool changed = false;
+
+		if (image_refresh_replace(d, json_string_value(fp), &changed, &e) < 0)
+			log_warn("Failed to refresh image '%s': %s, keeping the old one",
+				 json_string_value(fp), error_message(&e));
+		else if (changed)
+			json_array_append(refreshed, fp);
+		error_clear(&e);
+	}
+	if (ret)
+		*ret = json_pack("{s:o,s:o}", "expired", expired, "refreshed", refreshed);
+	else {
+		json_decref(expired);
+		json_decref(refreshed);
+	}
+	return 0;
+}
+
+struct maintain_job {
+	struct daemon *d;
+	int64_t now;
+	bool update;
+};
+
+static void maintain_work(void *data)
+{
+	struct maintain_job *job = data;
+	struct error err = ERROR_INIT;
+
+	if (images_maintain(job->d, job->now, job->update, NULL, &err) < 0)
+		log_warn("Image maintenance failed: %s", error_message(&err));
+	error_clear(&err);
+}
+
+static void maintain_done(void *data)
+{
+	struct maintain_job *job = data;
+	struct image_tasks *t = job->d->image_tasks; /* NULL once stopped */
+
+	if (t) {
+		t->running = false;
+		if (job->update)
+			t->last_update = job->now;
+	}
+	free(job);
+}
+
+static void image_tasks_tick(uv_timer_t *timer)
+{
+	struct daemon *d = timer->data;
+	struct image_tasks *t = d->image_tasks;
+	autojson json_t *cfg = NULL;
+	struct maintain_job *job;
+	int64_t now = (int64_t)time(NULL), hours;
+
+	if (t->running || d->stopping || db_config_load(d->db, &cfg, NULL) < 0)
+		return;
+	hours = config_get_int(&server_config_schema, cfg, "images.auto_update_interval");
+	job = xcalloc(1, sizeof(*job));
+	job->d = d;
+	job->now = now;
+	job->update = hours > 0 && now - t->last_update >= hours * 3600;
+	t->running = daemon_queue_work(d, maintain_work, maintain_done, job) == 0;
+	if (!t->running)
+		free(job);
+}
+
+int image_tasks_start(struct daemon *d)
+{
+	struct image_tasks *t = xcalloc(1, sizeof(*t));
+	int r;
+
+	t->last_update = (int64_t)time(NULL);
+	r = uv_timer_init(&d->loop, &t->timer);
+	if (r < 0) {
+		free(t);
+		return r;
+	}
+	t->timer.data = d;
+	d->image_tasks = t;
+	uv_unref((uv_handle_t *)&t->timer);
+	return uv_timer_start(&t->timer, image_tasks_tick, IMAGE_TASK_TICK_MS, IMAGE_TASK_TICK_MS);
+}
+
+static void image_tasks_closed(uv_handle_t *h)
+{
+	free((struct image_tasks *)(void *)h); /* the timer is its first member */
+}
+
+void image_tasks_stop(struct daemon *d)
+{
+	struct image_tasks *t = d->image_tasks;
+
+	if (!t)
+		return;
+	d->image_tasks = NULL;
+	uv_timer_stop(&t->timer);
+	uv_close((uv_handle_t *)&t->timer, image_tasks_closed);
+}
+
+/* POST /internal/testing/images/maintenance {"now": unix seconds, "update": bool}: one pass
+ * at a chosen time (--testing only), answering what it did. */
+struct maintain_test {
+	struct daemon *d;
+	long long now;
+	bool update;
+	json_t *report;
+};
+
+static int maintain_test_work(void *data, struct error *err)
+{
+	struct maintain_test *m = data;
+
+	return images_maintain(m->d, m->now, m->update, &m->report, err);
+}
+
+static int maintain_test_reply(struct api_request *req, void *data)
+{
+	struct maintain_test *m = data;
+
+	return api_reply_sync(req, take_ptr(m->report));
+}
+
+static void maintain_test_free(void *data)
+{
+	struct maintain_test *m = data;
+
+	json_decref(m->report);
+	free(m);
+}
+
+static int api_testing_images_maintain(struct api_request *req)
+{
+	autojson json_t *body = NULL;
+	struct maintain_test *m;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	m = xcalloc(1, sizeof(*m));
+	m->d = req->d;
+	m->now = (long long)time(NULL);
+	(void)json_get_int(body, "now", &m->now);
+	(void)json_get_bool(body, "update", &m->update);
+	return api_reply_from_worker(req, maintain_test_work, maintain_test_reply,
+				     maintain_test_free, m);
+}
+
 /* "aliases" must come before "{fingerprint}": the first matching path wins. The GETs are
  * served to untrusted clients too (an image server), each handler showing them the public
  * images only. */
@@ -1407,6 +1629,9 @@ const struct route api_images_routes[] = {
 	  .handlers = { [HTTP_POST] = api_image_secret } },
 	{ .path = "/1.0/images/{fingerprint}/refresh",
 	  .handlers = { [HTTP_POST] = api_image_refresh } },
+	{ .path = "/internal/testing/images/maintenance",
+	  .handlers = { [HTTP_POST] = api_testing_images_maintain },
+	  .flags = ROUTE_TESTING },
 	{ .path = "/streams/v1/index.json",
 	  .handlers = { [HTTP_GET] = api_streams_index },
 	  .flags = ROUTE_UNTRUSTED },

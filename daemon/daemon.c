@@ -365,6 +365,9 @@ int daemon_init(struct daemon *d, const struct daemon_options *opts, struct erro
 	r = auth_new(d, &d->auth, err);
 	if (r < 0)
 		return r;
+	r = image_tasks_start(d);
+	if (r < 0)
+		return error_errno(err, r, "Failed to set up the image task");
 
 	lws_set_log_level(log_get_level() >= LOG_LEVEL_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 	foreign_loops[0] = &d->loop;
@@ -424,6 +427,7 @@ void daemon_release(struct daemon *d)
 	d->operations = NULL;
 	auth_free(d->auth);
 	d->auth = NULL;
+	image_tasks_stop(d);
 	if (d->loop.data) {
 		on_wakeup(&d->wakeup);
 		close_handle((uv_handle_t *)&d->wakeup);

@@ -17,6 +17,7 @@ struct db;
 struct lws_context;
 struct lws_vhost;
 struct operations;
+struct image_tasks;
 struct events;
 struct auth;
 struct tls_admission;
@@ -38,7 +39,8 @@ struct daemon {
 	struct db *db;
 	struct operations *operations;
 	struct events *events;
-	struct auth *auth; /* the trust store and pending trust tokens */
+	struct auth *auth;		 /* the trust store and pending trust tokens */
+	struct image_tasks *image_tasks; /* daemon/api-images.c: cache expiry, auto-update */
 
 	char *dir;
 	char *socket_path;
@@ -80,6 +82,13 @@ void daemon_call_on_loop(struct daemon *d, void (*fn)(void *data), void *data);
  * (container start, unpack, copy); done may not. */
 int daemon_queue_work(struct daemon *d, void (*work)(void *data), void (*done)(void *data),
 		      void *data);
+
+/* The periodic image task (daemon/api-images.c): drops cached images unused for
+ * images.remote_cache_expiry days and refreshes auto-update images every
+ * images.auto_update_interval hours, on a worker. Start: loop thread, after operations
+ * exist; stop: before the loop closes. */
+int image_tasks_start(struct daemon *d);
+void image_tasks_stop(struct daemon *d);
 
 /* (Re)starts or stops the HTTPS listener to match address (NULL or "": none). Loop thread. */
 int daemon_https_listen(struct daemon *d, const char *address, struct error *err);

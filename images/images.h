@@ -222,6 +222,21 @@ json_t *image_pull_update_source(const struct image_pull_source *src);
 int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_source *src,
 	       const struct image_upload *opts, struct db_image **ret, struct error *err);
 
+/* Refreshes the image from its update_source (an image pulled from another server): pulls
+ * what its alias names now. When that is a new image, it takes the old one's aliases,
+ * public flag, profiles, cached and auto_update state, and *ret_new is its fingerprint
+ * (caller frees); NULL when the image is up to date or has no source. The old image is
+ * left for the caller to delete. Blocks: network and disk. */
+int image_refresh(struct db *db, const char *lodge_dir, const char *fingerprint, char **ret_new,
+		  struct error *err);
+
+/* What the periodic image task should do at now: *ret_expire lists the cached images unused
+ * (last used, or uploaded if never) for more than cache_expiry_sec (0: never expire),
+ * *ret_refresh the other images with auto_update and a source server (arrays of
+ * fingerprints, new references). */
+int image_maintenance_plan(struct db *db, int64_t now, int64_t cache_expiry_sec,
+			   json_t **ret_refresh, json_t **ret_expire, struct error *err);
+
 /* The API object (GET /1.0/images/<fp>), with aliases (db_image_alias array, n_aliases).
  * New reference. */
 json_t *image_to_json(const struct db_image *img, struct db_image_alias *const *aliases,

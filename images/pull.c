@@ -470,3 +470,73 @@ int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_sou
 	up.fingerprint = fp;
 	return image_import(db, lodge_dir, &up, ret, NULL, NULL, err);
 }
+
+/* --- refreshing ----------------------------------------------------------------------------- */
+
+int image_refresh(struct db *db, const char *lodge_dir, const char *fingerprint, char **ret_new,
+		  struct error *err)
+{
+	autoclean(db_image_freep) struct db_image *old = NULL, *fresh = NULL;
+	struct db_image_alias **aliases = NULL;
+	struct image_pull_source src;
+	struct image_upload opts;
+	size_t n = 0;
+	int r;
+
+	*ret_new = NULL;
+	r = db_image_get(db, fingerprint, &old, err);
+	if (r < 0)
+		return r;
+	src = image_pull_source_of(old->update_source);
+	if (str_is_empty(src.server))
+		return 0; /* not from another server: nothing to refresh from */
+	opts = (struct image_upload){
+		.fd = -1,
+		.public = old->public,
+		.profiles = old->profiles,
+		.cached = old->cached,
+		.auto_update = old->auto_update,
+		.update_source = old->update_source,
+	};
+	r = image_pull(db, lodge_dir, &src, &opts, &fresh, err);
+	if (r < 0)
+		return r;
+	if (streq(fresh->fingerprint, old->fingerprint))
+		return 0;
+	/* The aliases follow the new image, as LXD moves them. */
+	r = db_image_alias_list(db, old->fingerprint, &aliases, &n, err);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = db_image_alias_update(db, aliases[i]->name, fresh->fingerprint,
+					  aliases[i]->description, err);
+	db_image_aliases_free(aliases, n);
+	if (r < 0)
+		return r;
+	*ret_new = xstrdup(fresh->fingerprint);
+	return 0;
+}
+
+int image_maintenance_plan(struct db *db, int64_t now, int64_t cache_expiry_sec,
+			   json_t **ret_refresh, json_t **ret_expire, struct error *err)
+{
+	struct db_image **images = NULL;
+	size_t n = 0;
+	int r;
+
+	r = db_image_list(db, &images, &n, err);
+	if (r < 0)
+		return r;
+	*ret_refresh = json_array();
+	*ret_expire = json_array();
+	for (size_t i = 0; i < n; i++) {
+		const struct db_image *img = images[i];
+		int64_t used = img->last_used_at ? img->last_used_at : img->uploaded_at;
+
+		if (img->cached && cache_expiry_sec > 0 && now - used > cache_expiry_sec)
+			json_array_append_new(*ret_expire, json_string(img->fingerprint));
+		else if (img->auto_update &&
+			 !str_is_empty(json_get_str(img->update_source, "server")))
+			json_array_append_new(*ret_refresh, json_string(img->fingerprint));
+	}
+	db_images_free(images, n);
+	return 0;
+}

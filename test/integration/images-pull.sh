@@ -1,7 +1,9 @@
 #!/bin/bash
 # Pulling images: from a second lodged over the LXD protocol (public by alias, private with
 # a one-time secret, the certificate pinned), with the real `lxc image copy` both ways
-# between the two lodgeds and `lxc init REMOTE:alias` (pulled, cached, then created), and from a simplestreams tree the test generates and serves over
+# between the two lodgeds and `lxc init REMOTE:alias` (pulled, cached, then created),
+# refresh when the server's alias moves (lxc image refresh and the periodic task), cached
+# images expiring after images.remote_cache_expiry, and from a simplestreams tree the test generates and serves over
 # HTTPS on loopback (unified and split, sha256 checked). A wrong certificate, an unknown
 # image or a file that does not match its hash fail with a clear error and store nothing.
 . "$(dirname "$0")/lib.sh"
@@ -79,6 +81,27 @@ assert_match "$(jq -r .err <<<"$op")" "not found" "unknown alias"
 assert_eq "$(count_images)" "$n" "failed pulls stored nothing"
 assert_eq "$(ls -A "$LODGE_DIR/images" | grep -vc "^[0-9a-f]\{64\}")" 0 "no staging files left"
 
+# --- refresh: the alias moves on the server, the copy follows ---------------------------------
+b_alias() { curl -s --unix-socket "$B/unix.socket" -X PUT -d "{\"target\":\"$2\"}" "http://b/1.0/images/aliases/$1" >/dev/null; }
+del_image "$pub"
+LXD_DIR=$B lxc image alias create moving "$pub" || fail "B alias"
+LXD_DIR=$B lxc image edit secret-bb <<<"public: true" || fail "B: make the second image public"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"alias\":\"moving\",\"certificate\":$bcert},\"aliases\":[{\"name\":\"mine\"}],\"auto_update\":true}")
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$pub" "pulled through the moving alias"
+assert_match "$(lxc image refresh mine)" "Image already up to date" "refresh, nothing new"
+b_alias moving "$priv"
+assert_match "$(lxc image refresh mine)" "Image refreshed successfully" "lxc image refresh"
+assert_eq "$(expect_status 200 GET /1.0/images/aliases/mine | jq -r .metadata.target)" "$priv" "the alias follows the refresh"
+assert_eq "$(expect_status 200 GET "/1.0/images/$priv" | jq -r .metadata.auto_update)" true "auto_update kept"
+expect_status 404 GET "/1.0/images/$pub" >/dev/null
+# The periodic task does the same for every auto-update image.
+b_alias moving "$pub"
+report=$(expect_status 200 POST /internal/testing/images/maintenance '{"update":true}')
+assert_eq "$(jq -c .metadata.refreshed <<<"$report")" "[\"$priv\"]" "periodic refresh"
+assert_eq "$(expect_status 200 GET /1.0/images/aliases/mine | jq -r .metadata.target)" "$pub" "alias after the periodic refresh"
+report=$(expect_status 200 POST /internal/testing/images/maintenance '{"update":true}')
+assert_eq "$(jq -c .metadata.refreshed <<<"$report")" "[]" "nothing more to refresh"
+
 # --- the real client, both ways ---------------------------------------------------------------
 del_image "$pub"
 aport=$(free_port)
@@ -103,6 +126,13 @@ assert_eq "$(jq -r .metadata.update_source.server <<<"$img")" "$bserver" "cached
 assert_eq "$(lxc config get r1 volatile.base_image)" "$pub" "instance made from the pulled image"
 assert_eq "$(lxc config get r1 image.os)" busybox "image properties on the instance"
 lxc delete r1 >/dev/null || fail "delete r1"
+# An unused cached image goes after images.remote_cache_expiry days (10 by default).
+report=$(expect_status 200 POST /internal/testing/images/maintenance "{\"now\":$(($(date +%s) + 9 * 86400))}")
+assert_eq "$(jq -c .metadata.expired <<<"$report")" "[]" "cached image kept within the expiry"
+lxc config set images.remote_cache_expiry 2
+report=$(expect_status 200 POST /internal/testing/images/maintenance "{\"now\":$(($(date +%s) + 3 * 86400))}")
+assert_eq "$(jq -c .metadata.expired <<<"$report")" "[\"$pub\"]" "cached image expired"
+expect_status 404 GET "/1.0/images/$pub" >/dev/null
 
 # --- simplestreams: a tree this test makes, over HTTPS on loopback ----------------------------
 ss=$work/ss
@@ -156,7 +186,6 @@ sserver=https://127.0.0.1:$sport
 for _ in $(seq 50); do curl -sk "$sserver/streams/v1/index.json" >/dev/null && break; sleep 0.1; done
 sscert=$(jq -Rs . <"$work/ss.crt")
 
-del_image "$pub"
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb/1\",\"certificate\":$sscert}}")
 assert_eq "$(jq -r .status <<<"$op")" Success "simplestreams unified: $op"
 assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$pub" "simplestreams unified fingerprint (this host's arch)"

@@ -780,6 +780,32 @@ START_TEST(test_apply_changes)
 }
 END_TEST
 
+START_TEST(test_alias_names)
+{
+	ck_assert_int_eq(image_alias_name_check("busybox", NULL), 0);
+	ck_assert_int_eq(image_alias_name_check("debian/12", NULL), 0);
+	ck_assert_int_eq(image_alias_name_check("debian/12/cloud", NULL), 0);
+	ck_assert_int_eq(image_alias_name_check("", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("/a", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("a/", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("a//b", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("a/../b", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("..", NULL), -EINVAL);
+	ck_assert_int_eq(image_alias_name_check("a\nb", NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_compression_names)
+{
+	ck_assert_int_eq(image_compression_check(NULL, NULL), 0);
+	ck_assert_int_eq(image_compression_check("xz", NULL), 0);
+	ck_assert_int_eq(image_compression_check("zstd", NULL), 0);
+	ck_assert_int_eq(image_compression_check("none", NULL), 0);
+	ck_assert_int_eq(image_compression_check("pigz -9", NULL), -EINVAL);
+	ck_assert_int_eq(image_compression_check("squashfs", NULL), -EINVAL);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("images");
@@ -807,6 +833,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_import_hostile_leaves_nothing);
 	tcase_add_test(tc, test_import_multipart_split);
 	tcase_add_test(tc, test_apply_changes);
+	tcase_add_test(tc, test_alias_names);
+	tcase_add_test(tc, test_compression_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
