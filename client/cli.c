@@ -455,3 +455,89 @@ char *cli_size_iec(uint64_t bytes, int precision)
 	}
 	return xstrdup("");
 }
+
+/* --- targets and operations ------------------------------------------------------------- */
+
+int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
+	       struct error *err)
+{
+	const char *colon = strchr(arg, ':');
+	size_t len;
+
+	if (!colon) {
+		*lxd = cli_lxd(cli);
+		*name = arg;
+		return 0;
+	}
+	len = (size_t)(colon - arg);
+	/* As lxc's ParseRemote: a snapshot name may hold a ':' ("c1/snap:0"). */
+	if (memchr(arg, '/', len) && strchr(colon, '/') == NULL) {
+		*lxd = cli_lxd(cli);
+		*name = arg;
+		return 0;
+	}
+	if (len == strlen("local") && strncmp(arg, "local", len) == 0) {
+		*lxd = cli_lxd(cli);
+		*name = colon + 1;
+		return 0;
+	}
+	return error_set(err, -ENOENT, "The remote \"%.*s\" doesn't exist", (int)len, arg);
+}
+
+int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     json_t **ret_op, struct error *err)
+{
+	autojson json_t *op = NULL;
+	int r;
+
+	r = lxd_query_wait(lxd, method, path, body, NULL, &op, err);
+	if (r < 0)
+		return r;
+	if (ret_op)
+		*ret_op = take_ptr(op);
+	return 0;
+}
+
+int cli_sync(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     struct error *err)
+{
+	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
+
+	return lxd_query(lxd, method, path, body, NULL, &resp, err);
+}
+
+char *cli_instance_path(const char *name, const char *suffix)
+{
+	const char *slash = strchr(name, '/');
+	autofree char *inst = NULL;
+	autofree char *snap = NULL;
+
+	if (!slash) {
+		inst = url_encode_path(name);
+		return str_printf("/1.0/instances/%s%s", inst, suffix ? suffix : "");
+	}
+	{
+		autofree char *head = xstrndup(name, (size_t)(slash - name));
+
+		inst = url_encode_path(head);
+	}
+	snap = url_encode_path(slash + 1);
+	return str_printf("/1.0/instances/%s/snapshots/%s%s", inst, snap, suffix ? suffix : "");
+}
+
+int cli_key_values(const char *const *pairs, json_t **ret, struct error *err)
+{
+	autojson json_t *obj = json_object();
+
+	for (; pairs && *pairs; pairs++) {
+		const char *eq = strchr(*pairs, '=');
+		autofree char *key = NULL;
+
+		if (!eq || eq == *pairs)
+			return error_set(err, -EINVAL, "Bad key=value pair: \"%s\"", *pairs);
+		key = xstrndup(*pairs, (size_t)(eq - *pairs));
+		json_object_set_new(obj, key, json_string(eq + 1));
+	}
+	*ret = take_ptr(obj);
+	return 0;
+}

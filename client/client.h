@@ -131,8 +131,47 @@ char *cli_time_short(const char *rfc3339);
 /* Sizes as the LXD client prints them (units.GetByteSizeStringIEC): "512B", "1.50KiB". */
 char *cli_size_iec(uint64_t bytes, int precision);
 
+/* Resolves an instance or server argument "[REMOTE:]NAME": *lxd is the API client of the
+ * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix and
+ * "local:" mean the local daemon; another remote fails with -ENOENT and "The remote \"X\"
+ * doesn't exist", as lxc says. Every command resolves its arguments through this. */
+int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
+	       struct error *err);
+
+/* Sends method path with body (NULL: none), expects an operation and waits for it to end
+ * (GET /1.0/operations/ID/wait); a failed operation fails with its "err" message. The final
+ * operation goes to *ret_op when not NULL. Blocks. */
+int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     json_t **ret_op, struct error *err);
+
+/* Sends method path with body and expects a synchronous reply. Blocks. */
+int cli_sync(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     struct error *err);
+
+/* The API path of an instance "c1" (/1.0/instances/c1) or of a snapshot "c1/snap0"
+ * (/1.0/instances/c1/snapshots/snap0), percent-encoded, with suffix (NULL: none) appended.
+ * The caller frees. */
+char *cli_instance_path(const char *name, const char *suffix);
+
+/* A JSON object of string values from "key=value" strings (a NULL-terminated vector), as
+ * -c/--config takes them. -EINVAL for a pair without '=' or without key. */
+int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
+
 /* The commands. */
+extern const struct command command_copy;
+extern const struct command command_delete;
 extern const struct command command_info;
+extern const struct command command_init;
+extern const struct command command_launch;
+extern const struct command command_move;
+extern const struct command command_pause;
+extern const struct command command_rename;
+extern const struct command command_restart;
+extern const struct command command_restore;
+extern const struct command command_resume;
+extern const struct command command_snapshot;
+extern const struct command command_start;
+extern const struct command command_stop;
 extern const struct command command_monitor;
 extern const struct command command_operation;
 extern const struct command command_version;
