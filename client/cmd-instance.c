@@ -57,18 +57,36 @@ static json_t *image_source(struct lxd_client *lxd, const char *image)
 	return json_pack("{s:s, s:s}", "type", "image", "fingerprint", image);
 }
 
+/* "profiles" of a create from -p and --no-profiles; fallback (NULL: the server's default)
+ * when neither is given. */
+static int set_profiles(struct cli *cli, json_t *body, json_t *fallback, struct error *err)
+{
+	autofree const char **profiles = NULL;
+	size_t n = cli_flag_list(cli, "profile", &profiles);
+
+	if (cli_flag_bool(cli, "no-profiles")) {
+		if (n > 0)
+			return error_set(err, -EINVAL,
+					 "--no-profiles cannot be used with --profile");
+		json_object_set_new(body, "profiles", json_array());
+	} else if (n > 0) {
+		json_object_set_new(body, "profiles", json_string_array(profiles));
+	} else if (json_is_array(fallback)) {
+		json_object_set(body, "profiles", fallback);
+	}
+	return 0;
+}
+
 /* The body of POST /1.0/instances from the flags of launch and init. */
 static int create_body(struct cli *cli, struct lxd_client *lxd, const char *image, const char *name,
 		       json_t **ret, struct error *err)
 {
-	autofree const char **profiles = NULL;
 	autofree const char **config = NULL;
 	autojson json_t *body = NULL;
 	autojson json_t *cfg = NULL;
 	json_t *devices = json_object();
 	const char *pool = cli_flag_string(cli, "storage");
 	const char *network = cli_flag_string(cli, "network");
-	size_t n_profiles;
 	int r;
 
 	body = json_pack("{s:s, s:o, s:b}", "type",
@@ -83,15 +101,9 @@ static int create_body(struct cli *cli, struct lxd_client *lxd, const char *imag
 		return r;
 	json_object_set(body, "config", cfg);
 
-	n_profiles = cli_flag_list(cli, "profile", &profiles);
-	if (cli_flag_bool(cli, "no-profiles")) {
-		if (n_profiles > 0)
-			return error_set(err, -EINVAL,
-					 "--no-profiles cannot be used with --profile");
-		json_object_set_new(body, "profiles", json_array());
-	} else if (n_profiles > 0) {
-		json_object_set_new(body, "profiles", json_string_array(profiles));
-	}
+	r = set_profiles(cli, body, NULL, err);
+	if (r < 0)
+		return r;
 
 	if (pool)
 		json_object_set_new(
@@ -347,7 +359,6 @@ static int rename_run(struct cli *cli, struct error *err)
 static int copy_run(struct cli *cli, struct error *err)
 {
 	autofree const char **config = NULL;
-	autofree const char **profiles = NULL;
 	autofree char *path = NULL;
 	autojson json_t *src = NULL;
 	autojson json_t *body = NULL;
@@ -356,7 +367,6 @@ static int copy_run(struct cli *cli, struct error *err)
 	struct lxd_client *lxd, *lxd_to = NULL;
 	const char *from, *to = NULL, *key;
 	void *tmp;
-	size_t n_profiles;
 	int r;
 
 	r = cli_target(cli, cli->args[0], &lxd, &from, err);
@@ -394,13 +404,9 @@ static int copy_run(struct cli *cli, struct error *err)
 			 cli_flag_bool(cli, "instance-only"));
 	if (to && !str_is_empty(to))
 		json_object_set_new(body, "name", json_string(to));
-	n_profiles = cli_flag_list(cli, "profile", &profiles);
-	if (cli_flag_bool(cli, "no-profiles"))
-		json_object_set_new(body, "profiles", json_array());
-	else if (n_profiles > 0)
-		json_object_set_new(body, "profiles", json_string_array(profiles));
-	else if (json_is_array(json_object_get(src, "profiles")))
-		json_object_set(body, "profiles", json_object_get(src, "profiles"));
+	r = set_profiles(cli, body, json_object_get(src, "profiles"), err);
+	if (r < 0)
+		return r;
 	json_object_set_new(body, "ephemeral", json_boolean(cli_flag_bool(cli, "ephemeral")));
 	if (json_get_str(src, "type"))
 		json_object_set_new(body, "type", json_string(json_get_str(src, "type")));
