@@ -276,7 +276,7 @@ void cli_print_help(const struct cli *cli, const struct command *const *commands
 
 		for (const struct cli_flag *f = cmd->flags; f && f->name && n < 32; f++)
 			list[n++] = f;
-		if (cmd->formats) {
+		if (cmd->formats && !flag_find(cmd->flags, "format", strlen("format"), 0)) {
 			fmt = format_help(cmd);
 			list[n++] = &global_flags[0];
 		}

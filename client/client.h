@@ -163,6 +163,7 @@ extern const struct command command_delete;
 extern const struct command command_info;
 extern const struct command command_init;
 extern const struct command command_launch;
+extern const struct command command_list;
 extern const struct command command_move;
 extern const struct command command_pause;
 extern const struct command command_rename;
