@@ -87,6 +87,7 @@ struct cli {
 	size_t n_values;
 	struct lxd_client *lxd; /* see cli_lxd() */
 	json_t *server;		/* see cli_server() */
+	int exit_code;		/* what lodge exits with when run() succeeds (exec) */
 };
 
 /* Parses argv against the command tree and global flags into cli (released with
@@ -158,8 +159,10 @@ char *cli_instance_path(const char *name, const char *suffix);
 int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
 
 /* The commands. */
+extern const struct command command_console;
 extern const struct command command_copy;
 extern const struct command command_delete;
+extern const struct command command_exec;
 extern const struct command command_info;
 extern const struct command command_init;
 extern const struct command command_launch;
