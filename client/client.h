@@ -163,6 +163,7 @@ extern const struct command command_console;
 extern const struct command command_copy;
 extern const struct command command_delete;
 extern const struct command command_exec;
+extern const struct command command_file;
 extern const struct command command_info;
 extern const struct command command_init;
 extern const struct command command_launch;
