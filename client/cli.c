@@ -498,12 +498,19 @@ int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const
 	return 0;
 }
 
-int cli_sync(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
-	     struct error *err)
+int cli_do(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	   const char *etag, struct error *err)
 {
 	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
+	autojson json_t *op = NULL;
+	int r;
 
-	return lxd_query(lxd, method, path, body, NULL, &resp, err);
+	r = lxd_query(lxd, method, path, body, etag, &resp, err);
+	if (r < 0 || resp.type != LXD_RESPONSE_ASYNC)
+		return r;
+	if (!resp.operation)
+		return error_set(err, -EIO, "Server sent an operation without its URL");
+	return lxd_operation_wait(lxd, resp.operation, -1, &op, err);
 }
 
 char *cli_instance_path(const char *name, const char *suffix)

@@ -145,9 +145,10 @@ int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const 
 int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
 	     json_t **ret_op, struct error *err);
 
-/* Sends method path with body and expects a synchronous reply. Blocks. */
-int cli_sync(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
-	     struct error *err);
+/* Sends method path with body (NULL: none) and If-Match: etag (NULL: none); an async reply
+ * is waited for as cli_wait() does, a sync one is done. Blocks. */
+int cli_do(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	   const char *etag, struct error *err);
 
 /* The API path of an instance "c1" (/1.0/instances/c1) or of a snapshot "c1/snap0"
  * (/1.0/instances/c1/snapshots/snap0), percent-encoded, with suffix (NULL: none) appended.
@@ -159,6 +160,7 @@ char *cli_instance_path(const char *name, const char *suffix);
 int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
 
 /* The commands. */
+extern const struct command command_config;
 extern const struct command command_console;
 extern const struct command command_copy;
 extern const struct command command_delete;
@@ -170,6 +172,7 @@ extern const struct command command_launch;
 extern const struct command command_list;
 extern const struct command command_move;
 extern const struct command command_pause;
+extern const struct command command_profile;
 extern const struct command command_rename;
 extern const struct command command_restart;
 extern const struct command command_restore;

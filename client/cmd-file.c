@@ -515,7 +515,7 @@ static int delete_run(struct cli *cli, struct error *err)
 		if (r < 0)
 			return r;
 		url = files_url(f.instance, f.path);
-		r = cli_sync(f.lxd, "DELETE", url, NULL, err);
+		r = cli_do(f.lxd, "DELETE", url, NULL, NULL, err);
 		if (r < 0)
 			return r;
 	}
