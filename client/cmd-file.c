@@ -276,6 +276,11 @@ static int push_run(struct cli *cli, struct error *err)
 					      : xstrdup(target.path);
 		struct stat st;
 
+		if (cli_flag_bool(cli, "create-dirs")) {
+			r = push_parents(target.lxd, target.instance, path, &o, err);
+			if (r < 0)
+				return r;
+		}
 		if (streq(src, "-")) {
 			if (to_dir)
 				return error_set(err, -EINVAL,
@@ -291,11 +296,6 @@ static int push_run(struct cli *cli, struct error *err)
 		if (S_ISDIR(st.st_mode) && !recursive)
 			return error_set(err, -EISDIR, "'%s' is a directory, use -r to push it",
 					 src);
-		if (cli_flag_bool(cli, "create-dirs")) {
-			r = push_parents(target.lxd, target.instance, path, &o, err);
-			if (r < 0)
-				return r;
-		}
 		r = push_tree(target.lxd, target.instance, src, path, &o, err);
 		if (r < 0)
 			return r;
