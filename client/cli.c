@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -484,6 +485,30 @@ int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const 
 	return error_set(err, -ENOENT, "The remote \"%.*s\" doesn't exist", (int)len, arg);
 }
 
+static bool component_is_valid(const char *s, size_t len)
+{
+	return len > 0 && !memchr(s, '/', len) && !(len == 1 && s[0] == '.') &&
+	       !(len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int cli_instance_target(struct cli *cli, const char *arg, struct lxd_client **lxd,
+			const char **name, struct error *err)
+{
+	const char *n, *slash;
+	int r;
+
+	r = cli_target(cli, arg, lxd, &n, err);
+	if (r < 0)
+		return r;
+	slash = strchr(n, '/');
+	if (!component_is_valid(n, slash ? (size_t)(slash - n) : strlen(n)))
+		return error_set(err, -EINVAL, "Invalid instance name '%s'", n);
+	if (slash && !component_is_valid(slash + 1, strlen(slash + 1)))
+		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", slash + 1);
+	*name = n;
+	return 0;
+}
+
 int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
 	     json_t **ret_op, struct error *err)
 {
@@ -513,22 +538,35 @@ int cli_do(struct lxd_client *lxd, const char *method, const char *path, const j
 	return lxd_operation_wait(lxd, resp.operation, -1, &op, err);
 }
 
+char *cli_path_escape(const char *component)
+{
+	struct strbuf sb = STRBUF_INIT;
+	/* "." and ".." would walk the path: their dots are escaped too (the server then looks
+	 * the literal name up and refuses it). */
+	bool dots = component[strspn(component, ".")] == '\0';
+
+	strbuf_adds(&sb, "");
+	for (const char *p = component; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '~' || (c == '.' && !dots))
+			strbuf_addch(&sb, (char)c);
+		else
+			strbuf_addf(&sb, "%%%02X", c);
+	}
+	return strbuf_detach(&sb);
+}
+
 char *cli_instance_path(const char *name, const char *suffix)
 {
 	const char *slash = strchr(name, '/');
-	autofree char *inst = NULL;
+	autofree char *head = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(name);
+	autofree char *inst = cli_path_escape(head);
 	autofree char *snap = NULL;
 
-	if (!slash) {
-		inst = url_encode_path(name);
+	if (!slash)
 		return str_printf("/1.0/instances/%s%s", inst, suffix ? suffix : "");
-	}
-	{
-		autofree char *head = xstrndup(name, (size_t)(slash - name));
-
-		inst = url_encode_path(head);
-	}
-	snap = url_encode_path(slash + 1);
+	snap = cli_path_escape(slash + 1);
 	return str_printf("/1.0/instances/%s/snapshots/%s%s", inst, snap, suffix ? suffix : "");
 }
 

@@ -139,6 +139,11 @@ char *cli_size_iec(uint64_t bytes, int precision);
 int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
 	       struct error *err);
 
+/* cli_target() for an instance or snapshot ("c1", "c1/snap0"): each part must be a
+ * non-empty path component other than "." and "..", else -EINVAL. */
+int cli_instance_target(struct cli *cli, const char *arg, struct lxd_client **lxd,
+			const char **name, struct error *err);
+
 /* Sends method path with body (NULL: none), expects an operation and waits for it to end
  * (GET /1.0/operations/ID/wait); a failed operation fails with its "err" message. The final
  * operation goes to *ret_op when not NULL. Blocks. */
@@ -149,6 +154,10 @@ int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const
  * is waited for as cli_wait() does, a sync one is done. Blocks. */
 int cli_do(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
 	   const char *etag, struct error *err);
+
+/* One component of an API path, percent-encoded: everything but letters, digits and "-._~"
+ * ('/' included), and the dots of "." and "..". The caller frees. */
+char *cli_path_escape(const char *component);
 
 /* The API path of an instance "c1" (/1.0/instances/c1) or of a snapshot "c1/snap0"
  * (/1.0/instances/c1/snapshots/snap0), percent-encoded, with suffix (NULL: none) appended.

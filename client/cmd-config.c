@@ -64,7 +64,8 @@ static int entity_load(struct cli *cli, enum entity_kind kind, const char *arg, 
 		e->name = NULL;
 		e->path = xstrdup("/1.0");
 	} else {
-		r = cli_target(cli, arg, &e->lxd, &e->name, err);
+		r = kind == ENTITY_INSTANCE ? cli_instance_target(cli, arg, &e->lxd, &e->name, err)
+					    : cli_target(cli, arg, &e->lxd, &e->name, err);
 		if (r < 0)
 			return r;
 		if (str_is_empty(e->name))
@@ -76,7 +77,7 @@ static int entity_load(struct cli *cli, enum entity_kind kind, const char *arg, 
 						 "Snapshots cannot be configured: '%s'", e->name);
 			e->path = cli_instance_path(e->name, NULL);
 		} else {
-			enc = url_encode_path(e->name);
+			enc = cli_path_escape(e->name);
 			if (strchr(e->name, '/'))
 				return error_set(err, -EINVAL, "Invalid profile name '%s'",
 						 e->name);
@@ -537,7 +538,7 @@ static int device_show_run(struct cli *cli, struct error *err)
 
 static char *profile_path(const char *name)
 {
-	autofree char *enc = url_encode_path(name);
+	autofree char *enc = cli_path_escape(name);
 
 	return str_printf("/1.0/profiles/%s", enc);
 }

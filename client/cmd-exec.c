@@ -442,7 +442,7 @@ static int exec_run(struct cli *cli, struct error *err)
 	long long code = 0;
 	int r;
 
-	r = cli_target(cli, cli->args[0], &s.lxd, &name, err);
+	r = cli_instance_target(cli, cli->args[0], &s.lxd, &name, err);
 	if (r < 0)
 		return r;
 	r = exec_mode(cli, &s.interactive, err);
@@ -502,7 +502,7 @@ static int console_run(struct cli *cli, struct error *err)
 	const char *type = cli_flag_string(cli, "type");
 	int r;
 
-	r = cli_target(cli, cli->args[0], &s.lxd, &name, err);
+	r = cli_instance_target(cli, cli->args[0], &s.lxd, &name, err);
 	if (r < 0)
 		return r;
 	if (cli_flag_bool(cli, "show-log"))

@@ -51,7 +51,8 @@ static int remote_file_parse(struct cli *cli, const char *arg, struct remote_fil
 	if (r < 0)
 		return r;
 	slash = strchr(name, '/');
-	if (!slash || slash == name)
+	if (!slash || slash == name || (slash - name == 1 && name[0] == '.') ||
+	    (slash - name == 2 && name[0] == '.' && name[1] == '.'))
 		return error_set(err, -EINVAL, "Invalid target %s", arg);
 	ret->instance = xstrndup(name, (size_t)(slash - name));
 	ret->path = xstrdup(slash);

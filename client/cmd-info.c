@@ -582,7 +582,7 @@ static int info_instance(struct cli *cli, const char *arg, struct error *err)
 	bool clustered = false;
 	int r;
 
-	r = cli_target(cli, arg, &lxd, &name, err);
+	r = cli_instance_target(cli, arg, &lxd, &name, err);
 	if (r < 0)
 		return r;
 	if (strchr(name, '/'))

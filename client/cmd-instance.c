@@ -48,11 +48,11 @@ static void warn_no_network(struct lxd_client *lxd, const char *name)
  * else a fingerprint (or its prefix), as lxc resolves it. */
 static json_t *image_source(struct lxd_client *lxd, const char *image)
 {
-	autofree char *enc = url_encode_path(image);
+	autofree char *enc = cli_path_escape(image);
 	autofree char *path = str_printf("/1.0/images/aliases/%s", enc);
 	autojson json_t *alias = NULL;
 
-	if (!strchr(image, '/') && lxd_get(lxd, path, &alias, NULL) == 0)
+	if (lxd_get(lxd, path, &alias, NULL) == 0)
 		return json_pack("{s:s, s:s}", "type", "image", "alias", image);
 	return json_pack("{s:s, s:s}", "type", "image", "fingerprint", image);
 }
@@ -242,7 +242,7 @@ static int action_one(struct cli *cli, const char *arg, struct error *err)
 	if (timeout_s && parse_i64(timeout_s, &timeout) < 0)
 		return error_set(err, -EINVAL, "Invalid value '%s' for flag '--timeout'",
 				 timeout_s);
-	r = cli_target(cli, arg, &lxd, &name, err);
+	r = cli_instance_target(cli, arg, &lxd, &name, err);
 	if (r < 0)
 		return r;
 	r = state_change(lxd, name, action, (int)timeout, cli_flag_bool(cli, "force"), err);
@@ -292,7 +292,7 @@ static int delete_one(struct cli *cli, const char *arg, struct error *err)
 	const char *name, *status;
 	int r;
 
-	r = cli_target(cli, arg, &lxd, &name, err);
+	r = cli_instance_target(cli, arg, &lxd, &name, err);
 	if (r < 0)
 		return r;
 	path = cli_instance_path(name, NULL);
@@ -328,9 +328,9 @@ static int rename_run(struct cli *cli, struct error *err)
 	const char *from, *to, *slash_from, *slash_to;
 	int r;
 
-	r = cli_target(cli, cli->args[0], &lxd, &from, err);
+	r = cli_instance_target(cli, cli->args[0], &lxd, &from, err);
 	if (r == 0)
-		r = cli_target(cli, cli->args[1], &lxd_to, &to, err);
+		r = cli_instance_target(cli, cli->args[1], &lxd_to, &to, err);
 	if (r < 0)
 		return r;
 	if (lxd != lxd_to)
@@ -369,9 +369,9 @@ static int copy_run(struct cli *cli, struct error *err)
 	void *tmp;
 	int r;
 
-	r = cli_target(cli, cli->args[0], &lxd, &from, err);
+	r = cli_instance_target(cli, cli->args[0], &lxd, &from, err);
 	if (r == 0 && cli->n_args > 1)
-		r = cli_target(cli, cli->args[1], &lxd_to, &to, err);
+		r = cli_instance_target(cli, cli->args[1], &lxd_to, &to, err);
 	if (r < 0)
 		return r;
 	if (lxd_to && lxd_to != lxd)
@@ -423,7 +423,7 @@ static int snapshot_run(struct cli *cli, struct error *err)
 	const char *name;
 	int r;
 
-	r = cli_target(cli, cli->args[0], &lxd, &name, err);
+	r = cli_instance_target(cli, cli->args[0], &lxd, &name, err);
 	if (r < 0)
 		return r;
 	if (strchr(name, '/'))
@@ -444,7 +444,7 @@ static int restore_run(struct cli *cli, struct error *err)
 	const char *name;
 	int r;
 
-	r = cli_target(cli, cli->args[0], &lxd, &name, err);
+	r = cli_instance_target(cli, cli->args[0], &lxd, &name, err);
 	if (r < 0)
 		return r;
 	path = cli_instance_path(name, NULL);

@@ -264,6 +264,11 @@ expect_error "Invalid number of arguments" "$L" rename c1
 expect_error "" "$L" launch busybox bad_name
 expect_error "" "$L" launch nosuchimage c9
 expect_error "The instance is currently running" "$L" delete c1
+# Names that would walk the API path are refused before any request.
+expect_error "Invalid snapshot name '../../c3'" "$L" delete c1/../../c3
+expect_error "Invalid instance name '..'" "$L" exec .. -- true
+expect_error "Invalid target" "$L" file pull ../etc/passwd -
+assert_eq "$(status c3)" Running "a refused name changes nothing"
 assert_eq "$(status c1)" Running "a refused delete changes nothing"
 set +e
 "$L" start c1 c3 nosuch 2>"$LODGE_DIR/batch.err"
