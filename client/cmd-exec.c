@@ -326,7 +326,7 @@ static int session_connect(struct session *s, const json_t *fds, const char *str
 	if (!object_name_is_valid(id))
 		return error_set(err, -EPROTO, "Server sent an invalid operation '%s'", s->op);
 	path = str_printf("/1.0/operations/%s/websocket?secret=%s", id, secret);
-	return lxd_websocket(s->lxd, path, ret, err);
+	return lxd_websocket_connect(s->lxd, path, ret, err);
 }
 
 /* POSTs body to path and connects the websockets the operation hands out: control first,

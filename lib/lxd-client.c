@@ -325,7 +325,8 @@ int lxd_query_wait(struct lxd_client *c, const char *method, const char *path, c
 	return lxd_operation_wait(c, resp.operation, -1, ret_op, err);
 }
 
-int lxd_websocket(struct lxd_client *c, const char *path, struct ws **ret, struct error *err)
+int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **ret,
+			  struct error *err)
 {
 	autoclean(http_conn_freep) struct http_conn *conn = NULL;
 	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
@@ -357,8 +358,7 @@ int lxd_websocket(struct lxd_client *c, const char *path, struct ws **ret, struc
 				 target);
 	}
 
-	/* Events may be minutes apart, an exec's output too: reads wait forever (until the
-	 * cancel descriptor). */
+	/* Messages may be minutes apart: reads wait forever (until the cancel descriptor). */
 	http_conn_set_timeout(conn, -1);
 	*ret = ws_new(take_ptr(conn));
 	return 0;
@@ -368,7 +368,7 @@ int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret,
 {
 	autofree char *path = str_printf("/1.0/events%s%s", query ? "?" : "", query ? query : "");
 
-	return lxd_websocket(c, path, ret, err);
+	return lxd_websocket_connect(c, path, ret, err);
 }
 
 int lxd_do(struct lxd_client *c, const struct http_request *req, struct http_response *ret,
