@@ -5,7 +5,6 @@
 # config, devices, profiles, edit, stop/start/restart/pause/resume, delete; and errors.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc busybox script cmp
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
 use_netns
