@@ -57,6 +57,28 @@ static json_t *image_source(struct lxd_client *lxd, const char *image)
 	return json_pack("{s:s, s:s}", "type", "image", "fingerprint", image);
 }
 
+/* -n NETWORK: an eth0 nic on a managed network, or bridged/macvlan on a host interface,
+ * as lxc builds it. */
+static int network_nic(struct lxd_client *lxd, const char *name, json_t **ret, struct error *err)
+{
+	autofree char *enc = cli_path_escape(name);
+	autofree char *path = str_printf("/1.0/networks/%s", enc);
+	autojson json_t *net = NULL;
+	int r;
+
+	r = lxd_get(lxd, path, &net, err);
+	if (r < 0)
+		return error_prefix(err, "Failed loading network \"%s\"", name);
+	if (json_is_true(json_object_get(net, "managed")))
+		*ret = json_pack("{s:s, s:s, s:s}", "type", "nic", "network", name, "name", "eth0");
+	else
+		*ret = json_pack("{s:s, s:s, s:s, s:s}", "type", "nic", "nictype",
+				 streq_ptr(json_get_str(net, "type"), "bridge") ? "bridged"
+										: "macvlan",
+				 "parent", name, "name", "eth0");
+	return 0;
+}
+
 /* "profiles" of a create from -p and --no-profiles; fallback (NULL: the server's default)
  * when neither is given. */
 static int set_profiles(struct cli *cli, json_t *body, json_t *fallback, struct error *err)
@@ -87,6 +109,7 @@ static int create_body(struct cli *cli, struct lxd_client *lxd, const char *imag
 	json_t *devices = json_object();
 	const char *pool = cli_flag_string(cli, "storage");
 	const char *network = cli_flag_string(cli, "network");
+	json_t *nic = NULL;
 	int r;
 
 	body = json_pack("{s:s, s:o, s:b}", "type",
@@ -109,10 +132,12 @@ static int create_body(struct cli *cli, struct lxd_client *lxd, const char *imag
 		json_object_set_new(
 			devices, "root",
 			json_pack("{s:s, s:s, s:s}", "type", "disk", "path", "/", "pool", pool));
-	if (network)
-		json_object_set_new(devices, "eth0",
-				    json_pack("{s:s, s:s, s:s}", "type", "nic", "name", "eth0",
-					      "network", network));
+	if (network) {
+		r = network_nic(lxd, network, &nic, err);
+		if (r < 0)
+			return r;
+		json_object_set_new(devices, "eth0", take_ptr(nic));
+	}
 
 	if (cli_flag_bool(cli, "empty")) {
 		if (image)

@@ -86,6 +86,19 @@ assert_eq "$(status "$gen")" Stopped "generated instance exists"
 assert_eq "$(status empty1)" Stopped "empty instance"
 "$L" delete empty1 || fail "delete empty1"
 
+# -n: a nic on a managed network; the IPV4 column once the instance has a lease.
+lxc network create lt0 ipv4.address=10.213.7.1/24 ipv6.address=none >/dev/null || fail "network create"
+"$L" launch busybox n1 -n lt0 >/dev/null 2>&1 || fail "launch -n"
+assert_eq "$(api GET /1.0/instances/n1 | jq -c .metadata.devices.eth0)" \
+	'{"type":"nic","network":"lt0","name":"eth0"}' "nic from -n"
+# Debian's busybox runs /etc/udhcpc/default.script by default; the image has its hook elsewhere.
+"$L" exec n1 -- udhcpc -i eth0 -q -n -s /usr/share/udhcpc/default.script >/dev/null 2>&1 || fail "dhcp in n1"
+assert_match "$("$L" list n1 -c 4 --format csv)" '^10\.213\.7\.[0-9]+ \(eth0\)$' "IPV4 column"
+assert_eq "$("$L" list n1)" "$(lxc list n1)" "list with addresses like lxc"
+expect_error 'Failed loading network "nosuchnet"' "$L" init busybox n2 -n nosuchnet
+"$L" delete -f n1 || fail "delete n1"
+lxc network delete lt0 || fail "network delete"
+
 assert_eq "$("$L" info c1)" "$(lxc info c1)" "info like lxc"
 "$L" info c1 | grep -q "^Status: RUNNING$" || fail "info status"
 "$L" info c1 --show-log | grep -q "^Log:" || fail "info --show-log"
