@@ -93,7 +93,8 @@ static char *addresses(const json_t *inst, const char *family)
 						nic);
 		}
 	}
-	qsort(lines, n, sizeof(*lines), strcmp_reverse);
+	if (n > 1)
+		qsort(lines, n, sizeof(*lines), strcmp_reverse);
 	strbuf_adds(&sb, "");
 	for (size_t i = 0; i < n; i++) {
 		strbuf_addf(&sb, "%s%s", i > 0 ? "\n" : "", lines[i]);
