@@ -494,7 +494,7 @@ static bool component_is_valid(const char *s, size_t len)
 int cli_instance_target(struct cli *cli, const char *arg, struct lxd_client **lxd,
 			const char **name, struct error *err)
 {
-	const char *n, *slash;
+	const char *n = arg, *slash;
 	int r;
 
 	r = cli_target(cli, arg, lxd, &n, err);

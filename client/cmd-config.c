@@ -428,7 +428,7 @@ static int edit_entity(struct cli *cli, enum entity_kind kind, const char *arg, 
 	r = edit_text(w, &text, err);
 	if (r < 0)
 		return r;
-	r = yaml_in_parse(text, strlen(text), "YAML", &doc, err);
+	r = yaml_in_parse(text ? text : "", text ? strlen(text) : 0, "YAML", &doc, err);
 	if (r < 0)
 		return r;
 	r = apply_document(doc, w, err);
@@ -731,8 +731,9 @@ static int profile_copy_run(struct cli *cli, struct error *err)
 	int r;
 
 	r = entity_load(cli, ENTITY_PROFILE, cli->args[0], &e, err);
-	if (r == 0)
-		r = cli_target(cli, cli->args[1], &lxd_to, &to, err);
+	if (r < 0)
+		return r;
+	r = cli_target(cli, cli->args[1], &lxd_to, &to, err);
 	if (r < 0)
 		return r;
 	if (lxd_to != e.lxd)
@@ -769,14 +770,15 @@ static const struct cli_flag expanded_flag[] = {
 	{ NULL, 0, CLI_FLAG_BOOL, NULL, NULL },
 };
 
+/* NOLINTBEGIN(bugprone-macro-parentheses): var names the variable, it cannot be bracketed */
 #define SUBCOMMAND(var, cmd, usage, text, min, max, fn) \
 	static const struct command var = {             \
-		.name = cmd,                            \
-		.args = usage,                          \
-		.summary = text,                        \
-		.min_args = min,                        \
-		.max_args = max,                        \
-		.run = fn,                              \
+		.name = (cmd),                          \
+		.args = (usage),                        \
+		.summary = (text),                      \
+		.min_args = (min),                      \
+		.max_args = (max),                      \
+		.run = (fn),                            \
 	}
 
 SUBCOMMAND(device_add, "add", "[<remote>:]<instance|profile> <device> <type> [key=value...]",

@@ -32,7 +32,7 @@ enum stream {
 	STREAM_STDIN,
 	STREAM_STDOUT,
 	STREAM_STDERR,
-	_STREAM_MAX,
+	STREAM_COUNT,
 };
 
 /* The local terminal's settings, put back however the command ends. */
@@ -101,7 +101,7 @@ struct session {
 	struct lxd_client *lxd;
 	char *op; /* "/1.0/operations/ID" */
 	struct ws *control;
-	struct ws *ws[_STREAM_MAX]; /* interactive: only STREAM_STDIN, both ways */
+	struct ws *ws[STREAM_COUNT]; /* interactive: only STREAM_STDIN, both ways */
 	bool interactive;
 	bool console;
 	bool stdin_open; /* still reading local stdin */
@@ -116,7 +116,7 @@ static void session_release(struct session *s)
 	tty_restore(&s->tty);
 	signals_release(&s->sig);
 	ws_free(s->control);
-	for (int i = 0; i < _STREAM_MAX; i++)
+	for (int i = 0; i < STREAM_COUNT; i++)
 		ws_free(s->ws[i]);
 	free(s->op);
 }
@@ -267,12 +267,12 @@ static int session_pump(struct session *s, struct error *err)
 	int r;
 
 	while (!session_done(s)) {
-		struct pollfd pfd[_STREAM_MAX + 3];
-		enum stream which[_STREAM_MAX];
+		struct pollfd pfd[STREAM_COUNT + 3];
+		enum stream which[STREAM_COUNT];
 		size_t n = 0, n_ws = 0;
 		int timeout = -1;
 
-		for (int i = 0; i < _STREAM_MAX; i++) {
+		for (int i = 0; i < STREAM_COUNT; i++) {
 			struct http_conn *c;
 
 			if (!s->ws[i] || (i == STREAM_STDIN && !s->interactive))
@@ -348,7 +348,7 @@ static int session_start(struct session *s, const char *path, const json_t *body
 	r = session_connect(s, fds, "control", &s->control, err);
 	if (r < 0)
 		return r;
-	for (int i = 0; i < (s->interactive ? 1 : _STREAM_MAX); i++) {
+	for (int i = 0; i < (s->interactive ? 1 : STREAM_COUNT); i++) {
 		char name[2] = { (char)('0' + i), '\0' };
 
 		r = session_connect(s, fds, name, &s->ws[i], err);
@@ -446,8 +446,9 @@ static int exec_run(struct cli *cli, struct error *err)
 	if (r < 0)
 		return r;
 	r = exec_mode(cli, &s.interactive, err);
-	if (r == 0)
-		r = exec_body(cli, s.interactive, &body, err);
+	if (r < 0)
+		return r;
+	r = exec_body(cli, s.interactive, &body, err);
 	if (r < 0)
 		return r;
 

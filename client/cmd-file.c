@@ -256,12 +256,15 @@ static int push_run(struct cli *cli, struct error *err)
 	int r;
 
 	r = parse_id_flag(cli, "uid", 10, UINT32_MAX - 1, &o.uid, err);
-	if (r == 0)
-		r = parse_id_flag(cli, "gid", 10, UINT32_MAX - 1, &o.gid, err);
-	if (r == 0)
-		r = parse_id_flag(cli, "mode", 8, 07777, &o.mode, err);
-	if (r == 0)
-		r = remote_file_parse(cli, cli->args[n_src], &target, err);
+	if (r < 0)
+		return r;
+	r = parse_id_flag(cli, "gid", 10, UINT32_MAX - 1, &o.gid, err);
+	if (r < 0)
+		return r;
+	r = parse_id_flag(cli, "mode", 8, 07777, &o.mode, err);
+	if (r < 0)
+		return r;
+	r = remote_file_parse(cli, cli->args[n_src], &target, err);
 	if (r < 0)
 		return r;
 

@@ -354,8 +354,9 @@ static int rename_run(struct cli *cli, struct error *err)
 	int r;
 
 	r = cli_instance_target(cli, cli->args[0], &lxd, &from, err);
-	if (r == 0)
-		r = cli_instance_target(cli, cli->args[1], &lxd_to, &to, err);
+	if (r < 0)
+		return r;
+	r = cli_instance_target(cli, cli->args[1], &lxd_to, &to, err);
 	if (r < 0)
 		return r;
 	if (lxd != lxd_to)
@@ -527,7 +528,7 @@ static const struct cli_flag state_flags[] = {
 	const struct command command_##cmd = {                              \
 		.name = #cmd,                                               \
 		.args = "[<remote>:]<instance> [[<remote>:]<instance>...]", \
-		.summary = text,                                            \
+		.summary = (text),                                          \
 		.flags = state_flags,                                       \
 		.min_args = 1,                                              \
 		.max_args = -1,                                             \

@@ -390,7 +390,8 @@ static int parse_custom_column(struct columns *cols, const char *entry, struct e
 	}
 	if ((streq(fields[0], "config") || streq(fields[0], "devices")) && n > 1) {
 		device = streq(fields[0], "devices");
-		memmove(fields, fields + 1, (n - 1) * sizeof(*fields));
+		for (size_t i = 1; i < n; i++)
+			fields[i - 1] = fields[i];
 		n--;
 	}
 	if (n > 3)
