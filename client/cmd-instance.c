@@ -276,24 +276,24 @@ static int action_one(struct cli *cli, const char *arg, struct error *err)
 	return r;
 }
 
-/* Runs fn on every argument. One failure is the command's error; with several names,
+/* Runs fn on each of names. One failure is the command's error; with several names,
  * lxc's batch report: "NAME: error: MESSAGE" lines on stderr and a summary error. */
-static int run_batch(struct cli *cli, const char *verb,
+static int run_batch(struct cli *cli, char *const *names, size_t n, const char *verb,
 		     int (*fn)(struct cli *cli, const char *arg, struct error *err),
 		     struct error *err)
 {
 	bool failed = false;
 	int r;
 
-	if (cli->n_args == 1)
-		return fn(cli, cli->args[0], err);
-	for (size_t i = 0; i < cli->n_args; i++) {
+	if (n == 1)
+		return fn(cli, names[0], err);
+	for (size_t i = 0; i < n; i++) {
 		struct error one = ERROR_INIT;
 
-		r = fn(cli, cli->args[i], &one);
+		r = fn(cli, names[i], &one);
 		if (r < 0) {
 			failed = true;
-			fprintf(stderr, "%s: error: %s\n", cli->args[i], error_message(&one));
+			fprintf(stderr, "%s: error: %s\n", names[i], error_message(&one));
 		}
 		error_clear(&one);
 	}
@@ -304,9 +304,55 @@ static int run_batch(struct cli *cli, const char *verb,
 	return 0;
 }
 
+/* --all: the instances the action would change, as lxc picks them (start skips the
+ * running ones, stop the stopped ones, pause all but running, resume all but frozen). */
+static bool action_applies(const char *action, const char *status)
+{
+	if (streq(action, "start"))
+		return !streq(status, "Running");
+	if (streq(action, "stop"))
+		return !streq(status, "Stopped");
+	if (streq(action, "freeze"))
+		return streq(status, "Running");
+	if (streq(action, "unfreeze"))
+		return streq(status, "Frozen");
+	return true;
+}
+
+static int action_all(struct cli *cli, struct error *err)
+{
+	autojson json_t *list = NULL;
+	autofree char **names = NULL;
+	const char *action = action_of(cli->cmd->name);
+	size_t n = 0;
+	int r;
+
+	r = lxd_get(cli_lxd(cli), "/1.0/instances?recursion=1", &list, err);
+	if (r < 0)
+		return r;
+	names = xcalloc(json_array_size(list) + 1, sizeof(*names));
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *inst = json_array_get(list, i);
+		const char *name = json_get_str(inst, "name");
+
+		if (name && action_applies(action, json_get_str(inst, "status") ?: ""))
+			names[n++] = (char *)name;
+	}
+	if (n == 0)
+		return 0;
+	return run_batch(cli, names, n, cli->cmd->name, action_one, err);
+}
+
 static int action_run(struct cli *cli, struct error *err)
 {
-	return run_batch(cli, cli->cmd->name, action_one, err);
+	if (cli_flag_bool(cli, "all")) {
+		if (cli->n_args > 0)
+			return error_set(err, -EINVAL, "Both --all and instance name given");
+		return action_all(cli, err);
+	}
+	if (cli->n_args == 0)
+		return error_set(err, -EINVAL, "Missing instance name");
+	return run_batch(cli, cli->args, cli->n_args, cli->cmd->name, action_one, err);
 }
 
 static int delete_one(struct cli *cli, const char *arg, struct error *err)
@@ -341,7 +387,7 @@ static int delete_one(struct cli *cli, const char *arg, struct error *err)
 
 static int delete_run(struct cli *cli, struct error *err)
 {
-	return run_batch(cli, "delete", delete_one, err);
+	return run_batch(cli, cli->args, cli->n_args, "delete", delete_one, err);
 }
 
 /* rename and move: OLD NEW on one server ("c1/s0 c1/s1" renames a snapshot). */
@@ -517,6 +563,7 @@ const struct command command_init = {
 };
 
 static const struct cli_flag state_flags[] = {
+	{ "all", 0, CLI_FLAG_BOOL, NULL, "Run against all instances" },
 	{ "force", 'f', CLI_FLAG_BOOL, NULL, "Force the instance to stop" },
 	{ "timeout", 0, CLI_FLAG_STRING, "SECONDS",
 	  "Time to wait for the instance to shutdown cleanly" },
@@ -530,7 +577,7 @@ static const struct cli_flag state_flags[] = {
 		.args = "[<remote>:]<instance> [[<remote>:]<instance>...]", \
 		.summary = (text),                                          \
 		.flags = state_flags,                                       \
-		.min_args = 1,                                              \
+		.min_args = 0,                                              \
 		.max_args = -1,                                             \
 		.run = action_run,                                          \
 	}

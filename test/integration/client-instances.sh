@@ -111,6 +111,15 @@ assert_eq "$out" out "exec stdout"
 assert_eq "$(cat "$LODGE_DIR/err")" err "exec stderr"
 assert_eq "$rc" 3 "exec exit code"
 assert_eq "$(echo piped | "$L" exec c1 -- cat)" piped "exec stdin"
+# SIGTERM to lodge reaches the command (a signal control message).
+"$L" exec c1 -- sh -c 'trap "echo got-term; exit 9" TERM; sleep 30 & wait' >"$LODGE_DIR/sig.out" &
+sig_pid=$!
+at_exit 'kill -KILL "$sig_pid" 2>/dev/null'
+sleep 1
+kill -TERM "$sig_pid"
+wait "$sig_pid" && rc=0 || rc=$?
+assert_eq "$rc" 9 "exit code after a forwarded SIGTERM"
+assert_eq "$(cat "$LODGE_DIR/sig.out")" got-term "forwarded SIGTERM"
 head -c 2000000 /dev/urandom >"$LODGE_DIR/random.bin"
 "$L" exec c1 -- cat <"$LODGE_DIR/random.bin" | cmp - "$LODGE_DIR/random.bin" ||
 	fail "exec stdin to stdout not byte-exact"
@@ -291,6 +300,11 @@ set -e
 assert_eq "$rc" 1 "batch exit code"
 grep -q "^nosuch: error: " "$LODGE_DIR/batch.err" || fail "batch report: $(cat "$LODGE_DIR/batch.err")"
 grep -q "^Error: Some instances failed to start" "$LODGE_DIR/batch.err" || fail "batch summary"
+
+# --all: every instance the action changes
+"$L" stop --all --force || fail "stop --all"
+assert_eq "$(api GET '/1.0/instances?recursion=1' | jq -r '[.metadata[].status] | unique | join(",")')" Stopped "stop --all"
+expect_error "Both --all and instance name given" "$L" start --all c1
 
 # --- delete leaves nothing -------------------------------------------------------------------
 "$L" delete -f c1 c2 c3 c4 || fail "delete several"
