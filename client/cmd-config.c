@@ -521,6 +521,78 @@ static int device_list_run(struct cli *cli, struct error *err)
 	return 0;
 }
 
+/* The device args[1] of w, or an error naming it. */
+static int device_find(struct cli *cli, json_t *w, json_t **ret, struct error *err)
+{
+	json_t *dev = json_object_get(json_object_get(w, "devices"), cli->args[1]);
+
+	if (!json_is_object(dev))
+		return error_set(err, -ENOENT, "Device doesn't exist");
+	*ret = dev;
+	return 0;
+}
+
+static int device_apply_set(struct cli *cli, const struct entity *e, json_t *w, struct error *err)
+{
+	autojson json_t *pairs = NULL;
+	json_t *dev = NULL;
+	int r;
+
+	r = device_find(cli, w, &dev, err);
+	if (r < 0)
+		return r;
+	r = set_pairs(cli, 2, &pairs, err);
+	if (r < 0)
+		return r;
+	if (json_object_get(pairs, "type"))
+		return error_set(err, -EINVAL, "A device's type cannot be changed");
+	return json_object_update(dev, pairs) == 0
+		       ? 0
+		       : error_set(err, -ENOMEM, "Failed to update the device");
+}
+
+static int device_apply_unset(struct cli *cli, const struct entity *e, json_t *w, struct error *err)
+{
+	json_t *dev = NULL;
+	int r;
+
+	r = device_find(cli, w, &dev, err);
+	if (r < 0)
+		return r;
+	if (streq(cli->args[2], "type"))
+		return error_set(err, -EINVAL, "A device's type cannot be removed");
+	(void)json_object_del(dev, cli->args[2]);
+	return 0;
+}
+
+static int device_set_run(struct cli *cli, struct error *err)
+{
+	return entity_update(cli, device_kind(cli), cli->args[0], device_apply_set, err);
+}
+
+static int device_unset_run(struct cli *cli, struct error *err)
+{
+	return entity_update(cli, device_kind(cli), cli->args[0], device_apply_unset, err);
+}
+
+static int device_get_run(struct cli *cli, struct error *err)
+{
+	autoclean(entity_release) struct entity e = { 0 };
+	autojson json_t *w = NULL;
+	json_t *dev = NULL;
+	int r;
+
+	r = entity_load(cli, device_kind(cli), cli->args[0], &e, err);
+	if (r < 0)
+		return r;
+	w = entity_writable(&e, false);
+	r = device_find(cli, w, &dev, err);
+	if (r < 0)
+		return r;
+	printf("%s\n", json_get_str(dev, cli->args[2]) ?: "");
+	return 0;
+}
+
 static int device_show_run(struct cli *cli, struct error *err)
 {
 	autoclean(entity_release) struct entity e = { 0 };
@@ -790,11 +862,19 @@ SUBCOMMAND(device_list, "list", "[<remote>:]<instance|profile>", "List devices",
 SUBCOMMAND(device_show, "show", "[<remote>:]<instance|profile>", "Show full device configuration",
 	   1, 1, device_show_run);
 
+SUBCOMMAND(device_set, "set", "[<remote>:]<instance|profile> <device> <key>=<value>...",
+	   "Set device configuration keys", 3, -1, device_set_run);
+SUBCOMMAND(device_unset, "unset", "[<remote>:]<instance|profile> <device> <key>",
+	   "Unset device configuration keys", 3, 3, device_unset_run);
+SUBCOMMAND(device_get, "get", "[<remote>:]<instance|profile> <device> <key>",
+	   "Get values for device configuration keys", 3, 3, device_get_run);
+
 static const struct command command_device = {
 	.name = "device",
 	.summary = "Manage devices",
-	.subcommands = (const struct command *const[]){ &device_add, &device_list, &device_remove,
-							&device_show, NULL },
+	.subcommands = (const struct command *const[]){ &device_add, &device_get, &device_list,
+							&device_remove, &device_set, &device_show,
+							&device_unset, NULL },
 };
 
 static const struct command config_get = {
