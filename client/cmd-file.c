@@ -20,6 +20,7 @@
 #include "lib/banned.h"
 
 #define LINK_TARGET_MAX 4096
+#define LISTING_MAX	(16u << 20)
 
 static void closedirp(DIR **d)
 {
@@ -337,8 +338,14 @@ static int pull_dir(struct lxd_client *lxd, const char *instance, const char *pa
 
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return error_errno(err, -errno, "Failed to read the listing of '%s'", path);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		strbuf_add(&sb, buf, (size_t)n);
+		if (sb.len > LISTING_MAX) {
+			strbuf_release(&sb);
+			return error_set(err, -EFBIG,
+					 "Server sent a listing of '%s' that is too large", path);
+		}
+	}
 	body = strbuf_detach(&sb);
 	r = lxd_response_parse(200, body, strlen(body), &lr, err);
 	if (r < 0)
@@ -409,6 +416,11 @@ static int pull_tree(struct lxd_client *lxd, const char *instance, const char *p
 
 		if (n < 0) {
 			r = error_errno(err, -errno, "Failed to read the link '%s'", path);
+			goto undo_tmp;
+		}
+		if ((size_t)n >= sizeof(target) - 1) {
+			r = error_set(err, -ENAMETOOLONG,
+				      "Server sent too long a link target for '%s'", path);
 			goto undo_tmp;
 		}
 		target[n] = '\0';
