@@ -917,6 +917,12 @@ static const struct command profile_list = {
 	.aliases = (const char *const[]){ "ls", NULL },
 	.args = "[<remote>:]",
 	.summary = "List profiles",
+	.flags =
+		(const struct cli_flag[]){
+			{ "format", 'f', CLI_FLAG_STRING, "FORMAT",
+			  "Format (csv|json|table|yaml)" },
+			{ NULL, 0, CLI_FLAG_BOOL, NULL, NULL },
+		},
 	.formats = CLI_FORMATS_LIST,
 	.default_format = CLI_FORMAT_TABLE,
 	.min_args = 0,
