@@ -426,6 +426,35 @@ int cli_print_table(const struct cli *cli, const struct table *t, const json_t *
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *cli_json_sorted(const json_t *j, int levels)
+{
+	const char **keys;
+	json_t *copy;
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(j) || levels == 0)
+		return json_deep_copy(j);
+	keys = xcalloc(json_object_size(j) + 1, sizeof(*keys));
+	json_object_foreach((json_t *)j, key, v)
+	{
+		keys[n++] = key;
+	}
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	copy = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(copy, keys[i],
+				    cli_json_sorted(json_object_get(j, keys[i]), levels - 1));
+	free(keys);
+	return copy;
+}
+
 char *cli_time_short(const char *rfc3339)
 {
 	long long sec;

@@ -125,6 +125,10 @@ int cli_print_document(const struct cli *cli, const json_t *j, struct error *err
 int cli_print_table(const struct cli *cli, const struct table *t, const json_t *raw,
 		    struct error *err);
 
+/* A deep copy of j whose objects, down to levels deep (-1: all), have their keys sorted:
+ * how Go prints its maps (config, devices). The caller owns the copy. */
+json_t *cli_json_sorted(const json_t *j, int levels);
+
 /* Go's time layout "2006/01/02 15:04 UTC" for an RFC 3339 time ("" if it is not one). The
  * caller frees. */
 char *cli_time_short(const char *rfc3339);

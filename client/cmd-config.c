@@ -92,40 +92,11 @@ static int entity_load(struct cli *cli, enum entity_kind kind, const char *arg, 
 	return 0;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* A copy of j whose objects have their keys sorted, for Go maps. */
-static json_t *json_sorted(const json_t *j)
-{
-	json_t *copy;
-	const char **keys;
-	size_t n = 0;
-	const char *key;
-	json_t *v;
-
-	if (!json_is_object(j))
-		return json_deep_copy(j);
-	keys = xcalloc(json_object_size(j) + 1, sizeof(*keys));
-	json_object_foreach((json_t *)j, key, v)
-	{
-		keys[n++] = key;
-	}
-	qsort(keys, n, sizeof(*keys), key_cmp);
-	copy = json_object();
-	for (size_t i = 0; i < n; i++)
-		json_object_set_new(copy, keys[i], json_sorted(json_object_get(j, keys[i])));
-	free(keys);
-	return copy;
-}
-
 static json_t *map_or_empty(const json_t *obj, const char *key)
 {
 	const json_t *m = json_object_get(obj, key);
 
-	return json_is_object(m) ? json_sorted(m) : json_object();
+	return json_is_object(m) ? cli_json_sorted(m, -1) : json_object();
 }
 
 /* The PUT body (and the shown document): the writable fields in Go's struct order. */

@@ -635,6 +635,110 @@ static bool should_show(char *const *filters, size_t n, const json_t *inst)
 
 /* --- the command -------------------------------------------------------------------------- */
 
+/* Go's RFC 3339 with nanoseconds, trailing zeros trimmed ("...:16Z", "...:16.5Z"), as
+ * lxc re-encodes the times it received; anything unparsable stays as it was. */
+static json_t *go_time(const json_t *v)
+{
+	long long sec;
+	long nsec;
+	char frac[16];
+	size_t len;
+	autofree char *base = NULL;
+	char *dot;
+
+	if (!json_is_string(v) || lxd_time_parse(json_string_value(v), &sec, &nsec) < 0)
+		return json_deep_copy(v);
+	base = time_format_rfc3339(sec, 0);
+	dot = strpbrk(base, ".Z");
+	if (!dot)
+		return json_deep_copy(v);
+	*dot = '\0';
+	if (nsec == 0)
+		return json_sprintf("%sZ", base);
+	(void)snprintf_ok(frac, sizeof(frac), "%09ld", nsec);
+	for (len = strlen(frac); len > 0 && frac[len - 1] == '0'; len--)
+		frac[len - 1] = '\0';
+	return json_sprintf("%s.%sZ", base, frac);
+}
+
+/* obj with the keys in order first (those it has), then the others as they came. */
+static json_t *reorder(const json_t *obj, const char *const *order)
+{
+	json_t *out = json_object();
+	const char *key;
+	json_t *v;
+
+	for (const char *const *k = order; *k; k++) {
+		if (json_object_get(obj, *k))
+			json_object_set(out, *k, json_object_get(obj, *k));
+	}
+	json_object_foreach((json_t *)obj, key, v)
+	{
+		if (!json_object_get(out, key))
+			json_object_set(out, key, v);
+	}
+	return out;
+}
+
+/* The instance as lxc prints it for --format json|yaml: lxc decodes the server's objects
+ * into Go structs and encodes them again, so fields come in the structs' order, maps
+ * (config, devices, the state's network) with sorted keys, and times in Go's format. In
+ * YAML, yaml.v2 writes a nil slice as [] and a nil map as {}. */
+static json_t *go_order(const json_t *inst, bool yaml)
+{
+	static const char *const state_order[] = { "status",	"status_code", "disk",
+						   "memory",	"network",     "pid",
+						   "processes", "cpu",	       NULL };
+	static const char *const full_order[] = { "backups", "state", "snapshots", NULL };
+	static const struct {
+		const char *key;
+		int levels;
+	} maps[] = { { "config", 1 },
+		     { "devices", 2 },
+		     { "expanded_config", 1 },
+		     { "expanded_devices", 2 } };
+	autojson json_t *copy = json_deep_copy(inst);
+	json_t *state = json_object_get(copy, "state");
+	json_t *out;
+
+	for (size_t i = 0; i < ARRAY_SIZE(maps); i++) {
+		const json_t *m = json_object_get(copy, maps[i].key);
+
+		if (json_is_object(m))
+			json_object_set_new(copy, maps[i].key, cli_json_sorted(m, maps[i].levels));
+	}
+	json_object_set_new(copy, "created_at", go_time(json_object_get(copy, "created_at")));
+	json_object_set_new(copy, "last_used_at", go_time(json_object_get(copy, "last_used_at")));
+	if (yaml && json_is_null(json_object_get(copy, "backups")))
+		json_object_set_new(copy, "backups", json_array());
+	if (yaml && json_is_object(state) && json_is_null(json_object_get(state, "network")))
+		json_object_set_new(state, "network", json_object());
+	if (json_is_object(state)) {
+		if (json_is_object(json_object_get(state, "network")))
+			json_object_set_new(state, "network",
+					    cli_json_sorted(json_object_get(state, "network"), 1));
+		json_object_set_new(copy, "state", reorder(state, state_order));
+	}
+	/* The Instance fields as the server sent them, then InstanceFull's own. */
+	out = json_object();
+	{
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(copy, key, v)
+		{
+			if (!streq(key, "backups") && !streq(key, "state") &&
+			    !streq(key, "snapshots"))
+				json_object_set(out, key, v);
+		}
+	}
+	for (const char *const *k = full_order; *k; k++) {
+		if (json_object_get(copy, *k))
+			json_object_set(out, *k, json_object_get(copy, *k));
+	}
+	return out;
+}
+
 static int list_run(struct cli *cli, struct error *err)
 {
 	autoclean(columns_release) struct columns cols = { 0 };
@@ -697,7 +801,7 @@ static int list_run(struct cli *cli, struct error *err)
 
 		if (!should_show(filters, n_filters, inst))
 			continue;
-		json_array_append(shown, (json_t *)inst);
+		json_array_append_new(shown, go_order(inst, cli->format == CLI_FORMAT_YAML));
 		cells = xcalloc(cols.n + 1, sizeof(*cells));
 		for (size_t c = 0; c < cols.n; c++) {
 			struct column col = cols.v[c];
