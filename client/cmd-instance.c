@@ -355,6 +355,19 @@ static int action_run(struct cli *cli, struct error *err)
 	return run_batch(cli, cli->args, cli->n_args, cli->cmd->name, action_one, err);
 }
 
+/* delete -i: "Remove c1 (yes/no): ", as lxc asks. */
+static bool confirm(const char *name)
+{
+	char line[64];
+
+	printf("Remove %s (yes/no): ", name);
+	(void)fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\n")] = '\0';
+	return streq(line, "y") || streq(line, "yes");
+}
+
 static int delete_one(struct cli *cli, const char *arg, struct error *err)
 {
 	autofree char *path = NULL;
@@ -366,6 +379,8 @@ static int delete_one(struct cli *cli, const char *arg, struct error *err)
 	r = cli_instance_target(cli, arg, &lxd, &name, err);
 	if (r < 0)
 		return r;
+	if (cli_flag_bool(cli, "interactive") && !confirm(arg))
+		return error_set(err, -ECANCELED, "User aborted delete operation");
 	path = cli_instance_path(name, NULL);
 	if (!strchr(name, '/')) {
 		r = lxd_get(lxd, path, &inst, err);
@@ -486,6 +501,25 @@ static int copy_run(struct cli *cli, struct error *err)
 	return cli_wait(lxd, "POST", "/1.0/instances", body, NULL, err);
 }
 
+/* --reuse: deletes the snapshot SNAP of name if it exists. */
+static int snapshot_drop(struct cli *cli, const char *name, const char *snap, struct error *err)
+{
+	autofree char *full = str_printf("%s/%s", name, snap);
+	autofree char *path = NULL;
+	autojson json_t *existing = NULL;
+	struct lxd_client *lxd;
+	const char *checked;
+	int r;
+
+	r = cli_instance_target(cli, full, &lxd, &checked, err);
+	if (r < 0)
+		return r;
+	path = cli_instance_path(checked, NULL);
+	if (lxd_get(lxd, path, &existing, NULL) < 0)
+		return 0;
+	return cli_wait(lxd, "DELETE", path, NULL, NULL, err);
+}
+
 /* snapshot NAME [SNAP]: the server names it "snapN" when SNAP is missing. */
 static int snapshot_run(struct cli *cli, struct error *err)
 {
@@ -502,8 +536,16 @@ static int snapshot_run(struct cli *cli, struct error *err)
 		return error_set(err, -EINVAL, "Snapshots cannot be snapshotted: '%s'", name);
 	path = cli_instance_path(name, "/snapshots");
 	body = json_pack("{s:b}", "stateful", cli_flag_bool(cli, "stateful"));
-	if (cli->n_args > 1)
+	if (cli->n_args > 1) {
 		json_object_set_new(body, "name", json_string(cli->args[1]));
+		if (cli_flag_bool(cli, "reuse")) {
+			r = snapshot_drop(cli, name, cli->args[1], err);
+			if (r < 0)
+				return r;
+		}
+	} else if (cli_flag_bool(cli, "reuse")) {
+		return error_set(err, -EINVAL, "Can't reuse snapshot if no name is given");
+	}
 	return cli_wait(lxd, "POST", path, body, NULL, err);
 }
 
@@ -597,6 +639,7 @@ const struct command command_delete = {
 		(const struct cli_flag[]){
 			{ "force", 'f', CLI_FLAG_BOOL, NULL,
 			  "Force the removal of running instances" },
+			{ "interactive", 'i', CLI_FLAG_BOOL, NULL, "Require user confirmation" },
 			{ NULL, 0, CLI_FLAG_BOOL, NULL, NULL },
 		},
 	.min_args = 1,
@@ -654,6 +697,8 @@ const struct command command_snapshot = {
 		(const struct cli_flag[]){
 			{ "stateful", 0, CLI_FLAG_BOOL, NULL,
 			  "Whether or not to snapshot the instance's running state" },
+			{ "reuse", 0, CLI_FLAG_BOOL, NULL,
+			  "If the snapshot name already exists, delete and create a new one" },
 			{ NULL, 0, CLI_FLAG_BOOL, NULL, NULL },
 		},
 	.min_args = 1,

@@ -213,6 +213,13 @@ assert_eq "$("$L" exec c3 -- cat /root/state)" before "file in the snapshot copy
 expect_status 404 GET /1.0/instances/c4 >/dev/null
 assert_eq "$(status c5)" Stopped "renamed instance"
 "$L" move c5 c4 || fail "move (rename)"
+"$L" snapshot c1 again || fail "snapshot again"
+expect_error "" "$L" snapshot c1 again
+"$L" snapshot c1 again --reuse || fail "snapshot --reuse"
+echo no | "$L" delete -i c1/again >/dev/null 2>&1 && fail "delete -i went on after 'no'"
+expect_status 200 GET /1.0/instances/c1/snapshots/again >/dev/null
+echo yes | "$L" delete -i c1/again >/dev/null || fail "delete -i with 'yes'"
+expect_status 404 GET /1.0/instances/c1/snapshots/again >/dev/null
 "$L" delete c1/first || fail "snapshot delete"
 expect_status 404 GET /1.0/instances/c1/snapshots/first >/dev/null
 
