@@ -316,7 +316,8 @@ static int edit_text(const json_t *current, char **ret, struct error *err)
 	r = yaml_out_render(current, 0, &yaml, err);
 	if (r < 0)
 		return r;
-	path = xstrdup("/tmp/lodge-edit-XXXXXX.yaml");
+	path = str_printf("%s/lodge-edit-XXXXXX.yaml",
+			  !str_is_empty(getenv("TMPDIR")) ? getenv("TMPDIR") : "/tmp");
 	fd = mkostemps(path, 5, O_CLOEXEC);
 	if (fd < 0)
 		return error_errno(err, -errno, "Failed to create a temporary file");
