@@ -177,6 +177,11 @@ int instance_from_row(const json_t *row, struct instance **ret, struct error *er
 json_t *instance_to_row(const struct instance *inst);
 
 /* Applies profiles (in order) then the instance's own config and devices. New references. */
+/* Every profile, as an object name → profile, for expanding many instances at once with
+ * instance_expand_known() (a list of instances), one query instead of one per profile
+ * per instance. */
+int instance_profiles_load(struct db *db, json_t **ret, struct error *err);
+int instance_expand_known(const json_t *profiles, struct instance *inst, struct error *err);
 int instance_expand_with(struct db *db, const json_t *profiles, const json_t *config,
 			 const json_t *devices, json_t **ret_config, json_t **ret_devices,
 			 struct error *err);

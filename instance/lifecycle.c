@@ -934,6 +934,9 @@ int instance_snapshot_create(const struct instance_env *env, struct instance *in
 
 	if (!object_name_is_valid(name))
 		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", name);
+	if (db_snapshot_get(env->db, inst->name, name, &row, NULL) == 0)
+		return error_set(err, -EEXIST, "Snapshot '%s/%s' already exists", inst->name, name);
+	json_decref(take_ptr(row));
 	r = root_pool_load(env, inst, &pool, err);
 	if (r < 0)
 		return r;

@@ -30,6 +30,9 @@ set -e
 assert_eq "$rc" 7 "exec exit code"
 assert_eq "$(lxc exec c1 --env FOO=bar -- sh -c 'echo $FOO')" bar "exec --env"
 assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
+# More stdin than lodged buffers, to a reader slower than the client: nothing is lost
+# (the client's stream is paused, not cut).
+assert_eq "$(head -c 50M /dev/zero | lxc exec c1 -- sh -c 'sleep 1; wc -c' | tr -d ' ')" 52428800 "exec stdin with back pressure"
 assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
 assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
 assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
@@ -127,6 +130,8 @@ fi
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
 lxc snapshot c1 s0 || fail "snapshot"
+out=$(lxc snapshot c1 s0 2>&1) && fail "a second snapshot s0 was accepted"
+assert_match "$out" "Snapshot 'c1/s0' already exists" "duplicate snapshot message"
 lxc exec c1 -- sh -c 'echo after > /root/state'
 assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
 lxc restore c1 s0 || fail "restore"
