@@ -892,8 +892,15 @@ static int bridge_leases(struct network *net, json_t **ret, struct error *err)
 		if (de->d_name[0] == '.')
 			continue;
 		path = str_printf("%s/%s", hosts, de->d_name);
-		if (read_file(path, 4096, &line, NULL, NULL) == 0)
-			dnsmasq_host_line_parse(line, leases);
+		if (read_file(path, 65536, &line, NULL, NULL) < 0)
+			continue;
+		/* One line per nic of the instance on this network. */
+		for (char *one = line, *next; one && *one; one = next) {
+			next = strchr(one, '\n');
+			if (next)
+				*next++ = '\0';
+			dnsmasq_host_line_parse(one, leases);
+		}
 	}
 	if (dir)
 		(void)closedir(dir);
@@ -921,20 +928,29 @@ static int bridge_leases(struct network *net, json_t **ret, struct error *err)
 }
 
 static int bridge_lease_set(struct network *net, const char *owner,
-			    const struct network_lease *lease, struct error *err)
+			    const struct network_lease *leases, size_t n, struct error *err)
 {
-	autofree char *line = NULL;
+	struct strbuf sb = STRBUF_INIT;
+	autofree char *text = NULL;
 	autofree char *path = NULL;
 	int r;
 
-	r = dnsmasq_host_line(lease, &line, err);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < n; i++) {
+		autofree char *line = NULL;
+
+		r = dnsmasq_host_line(&leases[i], &line, err);
+		if (r < 0) {
+			strbuf_release(&sb);
+			return r;
+		}
+		strbuf_adds(&sb, line);
+	}
+	text = strbuf_detach(&sb);
 	r = bridge_dirs_ensure(net, err);
 	if (r < 0)
 		return r;
 	path = str_printf("%s/" DNSMASQ_HOSTS_DIR "/%s", net->state_dir, owner);
-	r = write_file_atomic(path, line, strlen(line), 0644, err);
+	r = write_file_atomic(path, text, strlen(text), 0644, err);
 	if (r < 0)
 		return r;
 	dnsmasq_reload(net->state_dir);

@@ -892,7 +892,7 @@ int network_lease_set(const struct network_env *env, const char *name, const cha
 		return r;
 	if (!net->driver->lease_set)
 		return error_set(err, -EOPNOTSUPP, "Network '%s' has no static leases", name);
-	return net->driver->lease_set(net, owner, lease, err);
+	return net->driver->lease_set(net, owner, lease, 1, err);
 }
 
 int network_lease_remove(const struct network_env *env, const char *name, const char *owner,
@@ -910,4 +910,98 @@ int network_lease_remove(const struct network_env *env, const char *name, const 
 	if (!net->driver->lease_remove)
 		return 0;
 	return net->driver->lease_remove(net, owner, err);
+}
+
+/* The managed network a nic is on: `network=`, or a `parent=` that names one. */
+static const char *nic_network(const json_t *dev, const json_t *networks)
+{
+	const char *type = json_get_str(dev, "type");
+	const char *name = json_get_str(dev, "network");
+
+	if (!type || !streq(type, "nic"))
+		return NULL;
+	if (!name)
+		name = json_get_str(dev, "parent");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(networks, i, v)
+	{
+		if (name && streq(json_string_value(v), name))
+			return name;
+	}
+	return NULL;
+}
+
+/* The leases of instance's nics on network: a new array of *ret_n (pointing into
+ * devices and config). */
+static struct network_lease *instance_leases(const char *instance, const json_t *config,
+					     const json_t *devices, const char *network,
+					     const json_t *networks, size_t *ret_n)
+{
+	struct network_lease *leases = NULL;
+	const char *devname;
+	json_t *dev;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)devices, devname, dev)
+	{
+		autofree char *hw_key = str_printf("volatile.%s.hwaddr", devname);
+		const char *on = nic_network(dev, networks);
+		const char *hwaddr = json_get_str(dev, "hwaddr");
+
+		if (!on || !streq(on, network))
+			continue;
+		if (!hwaddr)
+			hwaddr = json_get_str(config, hw_key);
+		if (!hwaddr)
+			continue;
+		leases = xrealloc(leases, (n + 1) * sizeof(*leases));
+		leases[n] = (struct network_lease){
+			.hwaddr = hwaddr,
+			.ipv4 = json_get_str(dev, "ipv4.address"),
+			.ipv6 = json_get_str(dev, "ipv6.address"),
+			/* Two nics on one network: only the first answers to the name. */
+			.hostname = n == 0 ? instance : NULL,
+		};
+		n++;
+	}
+	*ret_n = n;
+	return leases;
+}
+
+int network_instance_sync(const struct network_env *env, const char *instance, const json_t *config,
+			  const json_t *devices, struct error *err)
+{
+	NETWORK_LOCK_GUARD();
+	struct db_network **rows = NULL;
+	autojson json_t *names = json_array();
+	size_t n_rows = 0, i;
+	int r;
+
+	if (!object_name_is_valid(instance))
+		return error_set(err, -EINVAL, "Invalid lease owner '%s'",
+				 config_value_is_safe(instance) ? instance : "");
+	r = db_network_list(env->db, &rows, &n_rows, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n_rows; i++)
+		(void)json_array_append_new(names, json_string(rows[i]->name));
+	for (i = 0; i < n_rows && r == 0; i++) {
+		autoclean(network_freep) struct network *net = NULL;
+		autofree struct network_lease *leases = NULL;
+		size_t n = 0;
+
+		r = network_from_db(env, rows[i], &net, err);
+		if (r < 0)
+			break;
+		if (!net->driver->lease_set)
+			continue;
+		if (devices)
+			leases = instance_leases(instance, config, devices, net->name, names, &n);
+		r = n > 0 ? net->driver->lease_set(net, instance, leases, n, err)
+			  : net->driver->lease_remove(net, instance, err);
+	}
+	db_network_list_free(rows, n_rows);
+	return r;
 }
