@@ -929,8 +929,11 @@ static int device_unix(struct strbuf *sb, const struct lxc_conf_input *in, const
 static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
 		      const json_t *dev, unsigned index, struct error *err)
 {
-	static const char *const allowed[] = { "type",	 "nictype", "parent",	 "network", "name",
-					       "hwaddr", "mtu",	    "host_name", NULL };
+	/* ipv4.address and ipv6.address are static DHCP leases (network/), not lxc keys. */
+	static const char *const allowed[] = { "type",	       "nictype",   "parent",
+					       "network",      "name",	    "hwaddr",
+					       "mtu",	       "host_name", "ipv4.address",
+					       "ipv6.address", NULL };
 	const char *nictype = json_get_str(dev, "nictype");
 	const char *link = json_get_str(dev, "parent");
 	const char *name = json_get_str(dev, "name");
