@@ -1,0 +1,157 @@
+#!/bin/bash
+# Containers on a managed bridge, with the real `lxc` client: the busybox image gets its
+# DHCP lease at boot, containers resolve each other by name (c2.lodge), reach an "upstream"
+# through NAT, a nic's ipv4.address is a static lease; a restart of lodged duplicates no
+# nftables rule, and deleting the instances and the network leaves nothing behind.
+#
+# lodged runs in a network namespace of the test's own (lib.sh use_netns); the upstream is
+# another namespace joined to it by a veth pair the test makes. The host's interfaces,
+# routes and addresses are never touched.
+. "$(dirname "$0")/lib.sh"
+need_root
+need_no_sanitizer
+need_cmd lxc busybox ip nft dnsmasq jq
+[ -x "$PYTHON" ] || skip "needs $PYTHON"
+[ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
+use_netns
+in_ns() {
+	ip netns exec "$NETNS" "$@"
+}
+UPSTREAM_NS=$NETNS-u
+ip netns add "$UPSTREAM_NS"
+at_exit 'ip netns del "$UPSTREAM_NS" 2>/dev/null'
+
+LODGE_DIR=$(mktemp -d /tmp/lodge-test.XXXXXX)
+# As lodged makes /var/lib/lodge: dnsmasq, as nobody, re-reads static leases under it.
+chmod 0711 "$LODGE_DIR"
+export LODGE_DIR LXD_DIR=$LODGE_DIR
+at_exit 'state_cleanup'
+at_exit 'kill_dnsmasqs'
+daemon_start --default-network
+
+"$LODGE_SRCDIR/images/build-busybox.sh" "$LODGE_DIR/busybox.tar.xz" >/dev/null ||
+	fail "building the busybox image"
+lxc image import "$LODGE_DIR/busybox.tar.xz" --alias busybox >/dev/null || fail "image import"
+
+subnet=$(lxc network get lodgebr0 ipv4.address)
+prefix=${subnet%.1/24}
+assert_match "$subnet" '^10\.[0-9]+\.[0-9]+\.1/24$' "lodgebr0 subnet"
+
+# wait_ipv4 NAME: the container's eth0 IPv4 address, once it has one (up to 5 s).
+wait_ipv4() {
+	local addr
+	for _ in $(seq 50); do
+		addr=$(lxc exec "$1" -- ip -4 -o addr show dev eth0 2>/dev/null |
+			awk '{print $4}')
+		[ -n "$addr" ] && echo "${addr%/*}" && return 0
+		sleep 0.1
+	done
+	fail "$1 got no IPv4 address at boot: $(lxc exec "$1" -- ip addr 2>&1)"
+}
+
+# --- DHCP at boot, with nothing configured by hand.
+lxc launch busybox c1 >/dev/null || fail "lxc launch c1"
+lxc launch busybox c2 >/dev/null || fail "lxc launch c2"
+start=$(date +%s)
+ip1=$(wait_ipv4 c1)
+ip2=$(wait_ipv4 c2)
+[ $(($(date +%s) - start)) -le 4 ] || fail "leases took $(($(date +%s) - start)) s"
+assert_match "$ip1" "^${prefix//./\\.}\.[0-9]+$" "c1 address in lodgebr0's subnet"
+assert_match "$ip2" "^${prefix//./\\.}\.[0-9]+$" "c2 address in lodgebr0's subnet"
+assert_match "$(lxc exec c1 -- ip route show default)" "via $prefix.1" "c1 default route"
+assert_match "$(lxc exec c1 -- cat /etc/resolv.conf)" "nameserver $prefix.1" "c1 resolv.conf"
+assert_match "$(lxc list c1 -c 4 --format csv)" "^$ip1 \(eth0\)$" "lxc list IPV4"
+hw1=$(lxc config get c1 volatile.eth0.hwaddr)
+# The instance's static lease names it, so its name resolves even before it asks.
+leases=$(lxc network list-leases lodgebr0 --format csv)
+assert_match "$leases" "c1,$hw1,$ip1,(STATIC|DYNAMIC)" "lxc network list-leases c1"
+assert_match "$leases" "c2,$(lxc config get c2 volatile.eth0.hwaddr),$ip2" "list-leases c2"
+
+# --- DNS by name, both ways.
+lxc exec c1 -- ping -c 1 -W 2 c2.lodge >/dev/null || fail "c1 cannot ping c2.lodge"
+assert_match "$(lxc exec c1 -- nslookup c2.lodge 2>&1)" "$ip2" "c2.lodge resolves to c2"
+lxc exec c2 -- ping -c 1 -W 2 c1.lodge >/dev/null || fail "c2 cannot ping c1.lodge"
+# The bare name, through the search domain.
+lxc exec c2 -- ping -c 1 -W 2 c1 >/dev/null || fail "c2 cannot ping c1"
+
+# --- NAT to an upstream that has no route back to the bridge.
+in_ns ip link add vu0 type veth peer name vu1
+in_ns ip link set vu1 netns "$UPSTREAM_NS"
+in_ns ip addr add 192.0.2.1/24 dev vu0
+in_ns ip link set vu0 up
+ip -n "$UPSTREAM_NS" addr add 192.0.2.2/24 dev vu1
+ip -n "$UPSTREAM_NS" link set vu1 up
+in_ns ip route add default via 192.0.2.2
+# The upstream answers one TCP connection and records who it came from.
+ip netns exec "$UPSTREAM_NS" "$PYTHON" -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("192.0.2.2", 9999)); s.listen(1); s.settimeout(20)
+c, peer = s.accept(); c.sendall(b"hello\n"); c.close()
+open(sys.argv[1], "w").write(peer[0])
+' "$LODGE_DIR/peer" &
+UP_PID=$!
+at_exit 'kill $UP_PID 2>/dev/null'
+for _ in $(seq 50); do
+	ip netns exec "$UPSTREAM_NS" ss -ltn | grep -q 192.0.2.2:9999 && break
+	sleep 0.1
+done
+lxc exec c1 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT: c1 cannot ping upstream"
+assert_eq "$(lxc exec c1 -- nc 192.0.2.2 9999 </dev/null)" hello "NAT: TCP to upstream"
+wait "$UP_PID" || fail "upstream saw no connection"
+assert_eq "$(cat "$LODGE_DIR/peer")" 192.0.2.1 "upstream sees the NAT'd source address"
+
+# --- Static ipv4.address: refused outside the subnet, honoured inside it.
+lxc stop -f c2 || fail "lxc stop c2"
+out=$(lxc config device override c2 eth0 ipv4.address=192.0.2.50 2>&1) &&
+	fail "an address outside the subnet was accepted"
+assert_match "$out" "192.0.2.50 is not in $subnet" "static address outside the subnet"
+out=$(lxc config device override c2 eth0 ipv4.address="$prefix.1" 2>&1) &&
+	fail "the gateway's address was accepted"
+lxc config device override c2 eth0 ipv4.address="$prefix.50" >/dev/null ||
+	fail "lxc config device override ipv4.address"
+assert_match "$(lxc network list-leases lodgebr0 --format csv)" "c2,.*,$prefix.50,STATIC" \
+	"static lease listed"
+lxc start c2 || fail "lxc start c2"
+assert_eq "$(wait_ipv4 c2)" "$prefix.50" "static address handed out at boot"
+lxc exec c1 -- ping -c 1 -W 2 c2.lodge >/dev/null || fail "c2.lodge after its static address"
+assert_match "$(lxc exec c1 -- nslookup c2.lodge 2>&1)" "$prefix.50" "c2.lodge resolves anew"
+
+# --- Rename: the name moves with the instance.
+lxc stop -f c2 >/dev/null
+lxc move c2 c3 || fail "lxc move c2 c3"
+hosts=$LODGE_DIR/networks/lodgebr0/dnsmasq.hosts
+[ -e "$hosts/c2" ] && fail "c2's lease left after the rename"
+grep -q ",$prefix.50,c3\$" "$hosts/c3" || fail "no lease for c3: $(cat "$hosts"/* 2>&1)"
+
+# --- A restart of lodged re-creates nothing twice.
+rules=$(in_ns nft list table inet lodge)
+daemon_kill
+daemon_start --default-network
+assert_eq "$(in_ns nft list table inet lodge)" "$rules" "nftables ruleset after a restart"
+assert_eq "$(in_ns nft list ruleset | grep -c "ip saddr ${prefix//./\\.}\.0/24 .*masquerade")" 1 \
+	"one IPv4 masquerade rule"
+lxc exec c1 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT after a restart"
+
+# --- A second network; deleting instances and networks leaves nothing behind.
+lxc network create t1 ipv4.address=10.202.0.1/24 ipv4.nat=true ipv6.address=none >/dev/null ||
+	fail "lxc network create t1"
+lxc init busybox c4 --network t1 >/dev/null || fail "lxc init --network t1"
+lxc start c4 || fail "lxc start c4"
+assert_match "$(wait_ipv4 c4)" '^10\.202\.0\.[0-9]+$' "c4 leased on t1"
+lxc exec c4 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT from t1"
+out=$(lxc network delete t1 2>&1) && fail "deleted t1 while c4 uses it"
+assert_match "$out" "in use by /1.0/instances/c4" "t1 in use"
+lxc delete -f c1 c3 c4 || fail "lxc delete"
+[ -n "$(ls -A "$hosts")" ] && fail "leases left after delete: $(ls "$hosts")"
+assert_eq "$(lxc network list-leases lodgebr0 --format csv | grep -c STATIC)" 0 \
+	"no static lease left"
+lxc network delete t1 || fail "lxc network delete t1"
+in_ns test -e /sys/class/net/t1 && fail "bridge t1 left"
+in_ns nft list table inet lodge | grep -q '\.t1 ' && fail "nftables chains of t1 left"
+pgrep -f -- "--interface=t1 " >/dev/null && fail "dnsmasq of t1 left"
+# Only what the test made and lodgebr0 remain: no veth of a container.
+links=$(in_ns ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
+assert_eq "$links" "lo lodgebr0 vu0 " "links in the namespace after delete"
+
+echo "PASS"
