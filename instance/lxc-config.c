@@ -926,8 +926,8 @@ static int device_unix(struct strbuf *sb, const struct lxc_conf_input *in, const
 	return 0;
 }
 
-static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
-		      const json_t *dev, unsigned index, struct error *err)
+int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev,
+		    struct lxc_nic *ret, struct error *err)
 {
 	/* ipv4.address and ipv6.address are static DHCP leases (network/), not lxc keys. */
 	static const char *const allowed[] = { "type",	       "nictype",   "parent",
@@ -942,7 +942,6 @@ static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const 
 	const char *mtu = json_get_str(dev, "mtu");
 	autofree char *hw_key = str_printf("volatile.%s.hwaddr", devname);
 	autofree char *host_key = str_printf("volatile.%s.host_name", devname);
-	char key[64];
 	uint64_t mtu_v;
 	int r;
 
@@ -954,8 +953,7 @@ static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const 
 	r = check_keys(devname, dev, allowed, err);
 	if (r < 0)
 		return r;
-	/* TODO: network=<name> should ask the network module for the bridge; for now a
-	 * managed network is a bridge of the same name. */
+	/* A managed network is a bridge of the same name (network/). */
 	if (!link || !*link)
 		link = json_get_str(dev, "network");
 	if (!link || !lxc_ifname_is_valid(link))
@@ -967,33 +965,48 @@ static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const 
 		return error_set(err, -EINVAL, "Invalid interface name '%s' of device '%s'", name,
 				 devname);
 	if (!hwaddr)
-		hwaddr = config_str(in->config, hw_key);
+		hwaddr = config_str(config, hw_key);
 	if (!hwaddr || !mac_is_valid(hwaddr))
 		return error_set(err, -EINVAL,
 				 "Device '%s' has no valid MAC address ('hwaddr' or '%s')", devname,
 				 hw_key);
 	if (!host_name)
-		host_name = config_str(in->config, host_key);
+		host_name = config_str(config, host_key);
 	if (host_name && !lxc_ifname_is_valid(host_name))
 		return error_set(err, -EINVAL, "Invalid 'host_name' of device '%s'", devname);
 	if (mtu && (parse_u64(mtu, &mtu_v) < 0 || mtu_v < 68 || mtu_v > 65535))
 		return error_set(err, -EINVAL, "Invalid 'mtu' of device '%s': expected 68 to 65535",
 				 devname);
+	*ret = (struct lxc_nic){
+		.link = link, .name = name, .hwaddr = hwaddr, .host_name = host_name, .mtu = mtu
+	};
+	return 0;
+}
 
+static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
+		      const json_t *dev, unsigned index, struct error *err)
+{
+	struct lxc_nic nic;
+	char key[64];
+	int r;
+
+	r = lxc_nic_resolve(in->config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
 #define NET_KEY(suffix) (snprintf_ok(key, sizeof(key), "lxc.net.%u.%s", index, suffix), key)
 	r = conf_add(sb, NET_KEY("type"), "veth", err);
 	if (r == 0)
 		r = conf_add(sb, NET_KEY("flags"), "up", err);
 	if (r == 0)
-		r = conf_add(sb, NET_KEY("link"), link, err);
+		r = conf_add(sb, NET_KEY("link"), nic.link, err);
 	if (r == 0)
-		r = conf_add(sb, NET_KEY("name"), name, err);
+		r = conf_add(sb, NET_KEY("name"), nic.name, err);
 	if (r == 0)
-		r = conf_add(sb, NET_KEY("hwaddr"), hwaddr, err);
-	if (r == 0 && host_name)
-		r = conf_add(sb, NET_KEY("veth.pair"), host_name, err);
-	if (r == 0 && mtu)
-		r = conf_add(sb, NET_KEY("mtu"), mtu, err);
+		r = conf_add(sb, NET_KEY("hwaddr"), nic.hwaddr, err);
+	if (r == 0 && nic.host_name)
+		r = conf_add(sb, NET_KEY("veth.pair"), nic.host_name, err);
+	if (r == 0 && nic.mtu)
+		r = conf_add(sb, NET_KEY("mtu"), nic.mtu, err);
 #undef NET_KEY
 	return r;
 }

@@ -122,6 +122,21 @@ void lxc_veth_name_generate(char buf[13]);
  * control characters, not "." or "..". */
 bool lxc_ifname_is_valid(const char *name);
 
+/* A bridged nic device as the driver plugs it in: pointers into the device and config. */
+struct lxc_nic {
+	const char *link;      /* the host bridge */
+	const char *name;      /* the interface in the container */
+	const char *hwaddr;    /* hwaddr or volatile.<dev>.hwaddr */
+	const char *host_name; /* host end of the veth: host_name or volatile.<dev>.host_name,
+				* NULL: liblxc picks one */
+	const char *mtu;       /* NULL: the bridge's */
+};
+
+/* Checks nic device devname (only bridged nics, every key known and valid) and resolves
+ * it against config (the expanded config, with its volatile keys). */
+int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev,
+		    struct lxc_nic *ret, struct error *err);
+
 /* Fills the volatile keys a start needs and the config lacks, in config (and expanded,
  * which holds the same keys after profiles): volatile.<nic>.hwaddr and
  * volatile.<nic>.host_name for each bridged nic without an explicit hwaddr/host_name.
