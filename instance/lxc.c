@@ -49,6 +49,7 @@
 #include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/run.h"
 #include "lib/str.h"
 
 #include "lib/banned.h"
@@ -1050,6 +1051,195 @@ static int cgroup_items_apply(struct lxc_container *c, const struct lxc_cgroup_i
 	return 0;
 }
 
+/* --- nic hot-plug ------------------------------------------------------------------- */
+
+static bool is_nic(const json_t *dev)
+{
+	const char *type = json_get_str(dev, "type");
+
+	return type && streq(type, "nic");
+}
+
+/* True when nic devices a and b differ at most in their static addresses, which are DHCP
+ * matters (network/ updates the lease; the container renews). */
+static bool nic_change_is_lease_only(const json_t *a, const json_t *b)
+{
+	autojson json_t *x = json_deep_copy(a);
+	autojson json_t *y = json_deep_copy(b);
+	static const char *const keys[] = { "ipv4.address", "ipv6.address" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		(void)json_object_del(x, keys[i]);
+		(void)json_object_del(y, keys[i]);
+	}
+	return json_equal(x, y);
+}
+
+/* What a running container must do for its devices to go from old to new: -EOPNOTSUPP
+ * unless only nics changed. *ret_unplug and *ret_plug receive new arrays of device names. */
+static int devices_live_diff(const json_t *old, const json_t *new, json_t **ret_unplug,
+			     json_t **ret_plug, struct error *err)
+{
+	autojson json_t *unplug = json_array();
+	autojson json_t *plug = json_array();
+	const char *name;
+	json_t *dev;
+
+	json_object_foreach((json_t *)old, name, dev)
+	{
+		json_t *now = json_object_get(new, name);
+
+		if (now && json_equal(dev, now))
+			continue;
+		if (!is_nic(dev) || (now && !is_nic(now)))
+			return error_set(err, -EOPNOTSUPP,
+					 "Device '%s' of a running container cannot be changed: "
+					 "only nic devices can, stop it first",
+					 name);
+		if (now && nic_change_is_lease_only(dev, now))
+			continue;
+		(void)json_array_append_new(unplug, json_string(name));
+		if (now)
+			(void)json_array_append_new(plug, json_string(name));
+	}
+	json_object_foreach((json_t *)new, name, dev)
+	{
+		if (json_object_get(old, name))
+			continue;
+		if (!is_nic(dev))
+			return error_set(err, -EOPNOTSUPP,
+					 "Device '%s' cannot be added to a running container: only "
+					 "nic devices can, stop it first",
+					 name);
+		(void)json_array_append_new(plug, json_string(name));
+	}
+	*ret_unplug = take_ptr(unplug);
+	*ret_plug = take_ptr(plug);
+	return 0;
+}
+
+/* Sets the MTU of interface ifname: mtu, or the bridge's when mtu is NULL. */
+static int veth_mtu_set(const char *ifname, const char *mtu, const char *bridge, struct error *err)
+{
+	autofree char *path = str_printf("/sys/class/net/%s/mtu", bridge);
+	autofree char *bridge_mtu = NULL;
+
+	if (!mtu) {
+		if (read_file(path, 32, &bridge_mtu, NULL, NULL) < 0)
+			return 0;
+		bridge_mtu[strcspn(bridge_mtu, "\n")] = '\0';
+		mtu = bridge_mtu;
+	}
+	return run_command((const char *[]){ "ip", "link", "set", "dev", ifname, "mtu", mtu, NULL },
+			   err);
+}
+
+/* Plugs nic devname into running container c: a veth whose host end joins the bridge and
+ * whose other end liblxc moves into the container under the nic's name (left down, as
+ * LXD: the container's own network setup brings it up). */
+static int nic_plug(struct lxc_container *c, const json_t *config, const char *devname,
+		    const json_t *dev, struct error *err)
+{
+	autofree char *bridge_dir = NULL;
+	struct lxc_nic nic;
+	char peer[13];
+	int r;
+
+	r = lxc_nic_resolve(config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
+	if (!nic.host_name)
+		return error_set(err, -EINVAL, "Device '%s' has no host interface name", devname);
+	bridge_dir = str_printf("/sys/class/net/%s/bridge", nic.link);
+	if (access(bridge_dir, F_OK) < 0)
+		return error_set(err, -ENOENT, "Bridge '%s' of device '%s' does not exist",
+				 nic.link, devname);
+	lxc_veth_name_generate(peer);
+	r = run_command((const char *[]){ "ip", "link", "add", "dev", nic.host_name, "type", "veth",
+					  "peer", "name", peer, NULL },
+			err);
+	if (r < 0)
+		return r;
+	r = veth_mtu_set(nic.host_name, nic.mtu, nic.link, err);
+	if (r == 0)
+		r = veth_mtu_set(peer, nic.mtu, nic.link, err);
+	if (r == 0)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", peer, "address",
+						  nic.hwaddr, NULL },
+				err);
+	if (r == 0)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", nic.host_name,
+						  "master", nic.link, "up", NULL },
+				err);
+	if (r == 0 && !c->attach_interface(c, peer, nic.name))
+		r = error_set(err, -EIO,
+			      "Failed to move interface '%s' into the container as '%s' (is the "
+			      "name taken?)",
+			      peer, nic.name);
+	if (r < 0)
+		(void)run_command(
+			(const char *[]){ "ip", "link", "del", "dev", nic.host_name, NULL }, NULL);
+	return r;
+}
+
+/* Unplugs nic devname: deleting the host end of its veth takes the container's end. */
+static int nic_unplug(const json_t *config, const char *devname, const json_t *dev,
+		      struct error *err)
+{
+	autofree char *path = NULL;
+	struct lxc_nic nic;
+	int r;
+
+	r = lxc_nic_resolve(config, devname, dev, &nic, err);
+	if (r < 0 || !nic.host_name)
+		return r;
+	path = str_printf("/sys/class/net/%s", nic.host_name);
+	if (access(path, F_OK) < 0)
+		return 0;
+	return run_command((const char *[]){ "ip", "link", "del", "dev", nic.host_name, NULL },
+			   err);
+}
+
+/* Applies the nic changes of devices_live_diff() to running container c. */
+static int nics_update_live(struct lxc_container *c, struct instance *inst,
+			    const json_t *old_config, const json_t *old_devices,
+			    const json_t *unplug, const json_t *plug, struct error *err)
+{
+	size_t i;
+	json_t *v;
+	int r;
+
+	json_array_foreach(unplug, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		r = nic_unplug(old_config, name, json_object_get(old_devices, name), err);
+		if (r < 0)
+			return r;
+		/* A removed nic's MAC and host name go with it (a new one gets new ones). */
+		if (!json_object_get(inst->expanded_devices, name)) {
+			autofree char *hw_key = str_printf("volatile.%s.hwaddr", name);
+			autofree char *host_key = str_printf("volatile.%s.host_name", name);
+
+			(void)json_object_del(inst->config, hw_key);
+			(void)json_object_del(inst->config, host_key);
+			(void)json_object_del(inst->expanded_config, hw_key);
+			(void)json_object_del(inst->expanded_config, host_key);
+		}
+	}
+	(void)lxc_volatile_fill(inst->config, inst->expanded_config, inst->expanded_devices);
+	json_array_foreach(plug, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		r = nic_plug(c, inst->expanded_config, name,
+			     json_object_get(inst->expanded_devices, name), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int lxc_instance_update_live(const struct instance_env *env, struct instance *inst,
 				    const json_t *old_config, const json_t *old_devices,
 				    struct error *err)
@@ -1057,6 +1247,7 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
 	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
 	autoclean(lxc_cgroup_items_release) struct lxc_cgroup_items items = { 0 };
+	autojson json_t *unplug = NULL, *plug = NULL;
 	struct cgroup_info cg;
 	struct lxc_host host;
 	int r;
@@ -1064,13 +1255,20 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 	r = lxc_paths_init(env, inst->project, inst->name, &p, err);
 	if (r < 0)
 		return r;
-	if (old_devices && inst->expanded_devices &&
-	    !json_equal((json_t *)old_devices, inst->expanded_devices))
-		return error_set(
-			err, -EOPNOTSUPP,
-			"Devices of a running container cannot be changed yet; stop it first");
+	if (old_devices && inst->expanded_devices)
+		r = devices_live_diff(old_devices, inst->expanded_devices, &unplug, &plug, err);
+	if (r < 0)
+		return r;
 	if (lxc_instance_status(env, inst) == INSTANCE_STOPPED)
 		return 0;
+	if (json_array_size(unplug) > 0 || json_array_size(plug) > 0) {
+		r = lxc_open_running(&p, false, &c, err);
+		if (r == 0)
+			r = nics_update_live(c, inst, old_config, old_devices, unplug, plug, err);
+		if (r < 0)
+			return r;
+		lxc_container_put(take_ptr(c));
+	}
 
 	r = cgroup_info_detect(&cg, err);
 	if (r == 0)
