@@ -140,6 +140,36 @@ lxc init busybox c4 --network t1 >/dev/null || fail "lxc init --network t1"
 lxc start c4 || fail "lxc start c4"
 assert_match "$(wait_ipv4 c4)" '^10\.202\.0\.[0-9]+$' "c4 leased on t1"
 lxc exec c4 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT from t1"
+
+# --- Hot-plug: a nic on t1 into running c1, then out again.
+lxc config device add c1 eth1 nic network=t1 >/dev/null || fail "hot-plug eth1 into c1"
+hw=$(lxc config get c1 volatile.eth1.hwaddr)
+host=$(lxc config get c1 volatile.eth1.host_name)
+assert_match "$(lxc exec c1 -- ip link show eth1)" "link/ether $hw" "eth1 in c1, with its MAC"
+assert_eq "$(in_ns cat "/sys/class/net/$host/master/uevent" | sed -n 's/^INTERFACE=//p')" t1 \
+	"eth1's host end on t1"
+lxc exec c1 -- ip link set eth1 up
+timeout 20 lxc exec c1 -- udhcpc -i eth1 -n -q -t 5 -T 1 -s /etc/udhcpc/default.script \
+	>/dev/null 2>&1 || fail "no lease on the hot-plugged nic"
+addr=$(lxc exec c1 -- ip -4 -o addr show dev eth1 | awk '{print $4}')
+assert_match "$addr" '^10\.202\.0\.[0-9]+/24$' "eth1 leased on t1"
+assert_match "$(lxc network list-leases t1 --format csv)" "c1,$hw,${addr%/24}" "c1's lease on t1"
+lxc exec c4 -- ping -c 1 -W 2 c1.lodge >/dev/null || fail "c4 cannot ping c1.lodge on t1"
+links=$(in_ns ip -o link show | wc -l)
+out=$(lxc config device add c1 eth2 nic network=t1 name=eth0 2>&1) &&
+	fail "a second eth0 was plugged in"
+assert_match "$out" "as 'eth0'" "name taken"
+assert_eq "$(in_ns ip -o link show | wc -l)" "$links" "a refused nic left no veth"
+assert_eq "$(lxc config get c1 volatile.eth2.hwaddr)" "" "a refused nic left no config"
+lxc config device remove c1 eth1 >/dev/null || fail "hot-unplug eth1"
+lxc exec c1 -- ip link show eth1 >/dev/null 2>&1 && fail "eth1 still in c1"
+in_ns test -e "/sys/class/net/$host" && fail "eth1's host end left"
+[ -e "$LODGE_DIR/networks/t1/dnsmasq.hosts/c1" ] && fail "c1's lease on t1 left"
+# Other devices of a running container still cannot change.
+out=$(lxc config device add c1 d1 disk source=/tmp path=/mnt 2>&1) &&
+	fail "a disk was added to a running container"
+assert_match "$out" "only nic devices can" "disk hot-plug refused"
+
 out=$(lxc network delete t1 2>&1) && fail "deleted t1 while c4 uses it"
 assert_match "$out" "in use by /1.0/instances/c4" "t1 in use"
 lxc delete -f c1 c3 c4 || fail "lxc delete"
