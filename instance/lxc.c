@@ -516,27 +516,30 @@ static void nodes_remove(const struct lxc_paths *p)
 	(void)rmdir(p->devices_dir);
 }
 
-static int bridges_check(const json_t *devices, struct error *err)
+/* The host interfaces nics attach to (bridges, macvlan and physical parents) exist. */
+static int nic_parents_check(const json_t *devices, struct error *err)
 {
 	const char *name;
 	json_t *dev;
 
 	json_object_foreach((json_t *)devices, name, dev)
 	{
-		const char *type = json_get_str(dev, "type");
+		int t = lxc_nictype_of(dev);
 		const char *link = json_get_str(dev, "parent");
 		autofree char *path = NULL;
 
-		if (!type || !streq(type, "nic"))
+		if (t < 0 || t == LXC_NIC_P2P)
 			continue;
 		if (!link || !*link)
 			link = json_get_str(dev, "network");
 		if (!link || !lxc_ifname_is_valid(link))
 			continue; /* lxc_conf_build() explains */
-		path = str_printf("/sys/class/net/%s/bridge", link);
+		path = str_printf(t == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge"
+						       : "/sys/class/net/%s",
+				  link);
 		if (access(path, F_OK) < 0)
-			return error_set(err, -ENOENT, "Bridge '%s' of device '%s' does not exist",
-					 link, name);
+			return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
+					 t == LXC_NIC_BRIDGED ? "Bridge" : "Interface", link, name);
 	}
 	return 0;
 }
@@ -618,7 +621,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		return r;
 	}
 	if (at_start) {
-		r = bridges_check(inst->expanded_devices, err);
+		r = nic_parents_check(inst->expanded_devices, err);
 		if (r == 0)
 			r = nodes_make(p, &conf, err);
 		if (r < 0)
@@ -828,6 +831,27 @@ static void lxc_after_stop(const struct lxc_paths *p)
 	}
 }
 
+/* Gives the host back the physical interfaces of a container about to stop: liblxc
+ * returns only those of its start config, and a hot-plugged one would go with the
+ * container's network namespace (a veth) or to the initial namespace (a real device). */
+static void physical_nics_return(struct lxc_container *c, const struct instance *inst)
+{
+	const char *name;
+	json_t *dev;
+
+	json_object_foreach(inst->expanded_devices, name, dev)
+	{
+		struct lxc_nic nic;
+
+		if (lxc_nictype_of(dev) != LXC_NIC_PHYSICAL ||
+		    lxc_nic_resolve(inst->expanded_config, name, dev, &nic, NULL) < 0)
+			continue;
+		if (!c->detach_interface(c, nic.name, nic.link))
+			log_debug("Could not take '%s' out of '%s' before its stop", nic.name,
+				  inst->name);
+	}
+}
+
 static int lxc_instance_stop(const struct instance_env *env, struct instance *inst, bool force,
 			     int timeout_sec, struct error *err)
 {
@@ -850,6 +874,7 @@ static int lxc_instance_stop(const struct instance_env *env, struct instance *in
 	/* A frozen init cannot act on the halt signal, and a kill waits for the thaw. */
 	if (s == INSTANCE_FROZEN)
 		(void)c->unfreeze(c);
+	physical_nics_return(c, inst);
 
 	if (!force) {
 		int t = timeout_sec < 0 ? LXC_STOP_TIMEOUT_DEFAULT : timeout_sec;
@@ -1118,86 +1143,154 @@ static int devices_live_diff(const json_t *old, const json_t *new, json_t **ret_
 	return 0;
 }
 
-/* Sets the MTU of interface ifname: mtu, or the bridge's when mtu is NULL. */
-static int veth_mtu_set(const char *ifname, const char *mtu, const char *bridge, struct error *err)
+/* Sets the MTU of interface ifname: mtu, or the parent's when mtu is NULL. */
+static int link_mtu_set(const char *ifname, const char *mtu, const char *parent, struct error *err)
 {
-	autofree char *path = str_printf("/sys/class/net/%s/mtu", bridge);
-	autofree char *bridge_mtu = NULL;
+	autofree char *path = NULL;
+	autofree char *parent_mtu = NULL;
 
 	if (!mtu) {
-		if (read_file(path, 32, &bridge_mtu, NULL, NULL) < 0)
+		if (!parent)
 			return 0;
-		bridge_mtu[strcspn(bridge_mtu, "\n")] = '\0';
-		mtu = bridge_mtu;
+		path = str_printf("/sys/class/net/%s/mtu", parent);
+		if (read_file(path, 32, &parent_mtu, NULL, NULL) < 0)
+			return 0;
+		parent_mtu[strcspn(parent_mtu, "\n")] = '\0';
+		mtu = parent_mtu;
 	}
 	return run_command((const char *[]){ "ip", "link", "set", "dev", ifname, "mtu", mtu, NULL },
 			   err);
 }
 
-/* Plugs nic devname into running container c: a veth whose host end joins the bridge and
- * whose other end liblxc moves into the container under the nic's name (left down, as
- * LXD: the container's own network setup brings it up). */
-static int nic_plug(struct lxc_container *c, const json_t *config, const char *devname,
-		    const json_t *dev, struct error *err)
+static int link_delete(const char *ifname, struct error *err)
 {
-	autofree char *bridge_dir = NULL;
-	struct lxc_nic nic;
-	char peer[13];
+	autofree char *path = str_printf("/sys/class/net/%s", ifname);
+
+	if (access(path, F_OK) < 0)
+		return 0;
+	return run_command((const char *[]){ "ip", "link", "del", "dev", ifname, NULL }, err);
+}
+
+/* Makes the host interface that nic_plug() moves into the container: a veth (its host end
+ * on the bridge for bridged), a macvlan on the parent, or the physical parent itself. */
+static int nic_host_link_make(const struct lxc_nic *nic, const char *tmp, struct error *err)
+{
 	int r;
 
-	r = lxc_nic_resolve(config, devname, dev, &nic, err);
-	if (r < 0)
+	if (nic->type == LXC_NIC_PHYSICAL)
+		return 0;
+	if (nic->type == LXC_NIC_MACVLAN) {
+		r = run_command((const char *[]){ "ip", "link", "add", "link", nic->link, "name",
+						  tmp, "address", nic->hwaddr, "type", "macvlan",
+						  "mode", "bridge", NULL },
+				err);
+		if (r == 0)
+			r = link_mtu_set(tmp, nic->mtu, NULL, err);
+		if (r < 0)
+			(void)link_delete(tmp, NULL);
 		return r;
-	if (!nic.host_name)
-		return error_set(err, -EINVAL, "Device '%s' has no host interface name", devname);
-	bridge_dir = str_printf("/sys/class/net/%s/bridge", nic.link);
-	if (access(bridge_dir, F_OK) < 0)
-		return error_set(err, -ENOENT, "Bridge '%s' of device '%s' does not exist",
-				 nic.link, devname);
-	lxc_veth_name_generate(peer);
-	r = run_command((const char *[]){ "ip", "link", "add", "dev", nic.host_name, "type", "veth",
-					  "peer", "name", peer, NULL },
+	}
+	r = run_command((const char *[]){ "ip", "link", "add", "dev", nic->host_name, "type",
+					  "veth", "peer", "name", tmp, NULL },
+			err);
+	if (r == 0 && (nic->link || nic->mtu))
+		r = link_mtu_set(nic->host_name, nic->mtu, nic->link, err);
+	if (r == 0 && (nic->link || nic->mtu))
+		r = link_mtu_set(tmp, nic->mtu, nic->link, err);
+	if (r == 0)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", tmp, "address",
+						  nic->hwaddr, NULL },
+				err);
+	if (r == 0 && nic->link)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", nic->host_name,
+						  "master", nic->link, NULL },
+				err);
+	if (r == 0)
+		r = run_command(
+			(const char *[]){ "ip", "link", "set", "dev", nic->host_name, "up", NULL },
 			err);
 	if (r < 0)
-		return r;
-	r = veth_mtu_set(nic.host_name, nic.mtu, nic.link, err);
-	if (r == 0)
-		r = veth_mtu_set(peer, nic.mtu, nic.link, err);
-	if (r == 0)
-		r = run_command((const char *[]){ "ip", "link", "set", "dev", peer, "address",
-						  nic.hwaddr, NULL },
-				err);
-	if (r == 0)
-		r = run_command((const char *[]){ "ip", "link", "set", "dev", nic.host_name,
-						  "master", nic.link, "up", NULL },
-				err);
-	if (r == 0 && !c->attach_interface(c, peer, nic.name))
-		r = error_set(err, -EIO,
-			      "Failed to move interface '%s' into the container as '%s' (is the "
-			      "name taken?)",
-			      peer, nic.name);
-	if (r < 0)
-		(void)run_command(
-			(const char *[]){ "ip", "link", "del", "dev", nic.host_name, NULL }, NULL);
+		(void)link_delete(nic->host_name, NULL);
 	return r;
 }
 
-/* Unplugs nic devname: deleting the host end of its veth takes the container's end. */
-static int nic_unplug(const json_t *config, const char *devname, const json_t *dev,
-		      struct error *err)
+/* The host interface a nic plugs in from or unplugs to: the parent of a physical nic, else
+ * one made for it (ifname: "veth" and 8 hex digits, as lxc_veth_name_generate()). */
+static const char *nic_tmp_name(const struct lxc_nic *nic, char ifname[13])
 {
-	autofree char *path = NULL;
+	if (nic->type == LXC_NIC_PHYSICAL)
+		return nic->link;
+	lxc_veth_name_generate(ifname);
+	return ifname;
+}
+
+/* Plugs nic devname into running container c: liblxc moves the host interface made for it
+ * (or the physical one) into the container under the nic's name, left down as LXD does:
+ * the container's own network setup brings it up. */
+static int nic_plug(struct lxc_container *c, const json_t *config, const char *devname,
+		    const json_t *dev, struct error *err)
+{
+	autofree char *parent_path = NULL;
 	struct lxc_nic nic;
+	char buf[13];
+	const char *tmp;
 	int r;
 
 	r = lxc_nic_resolve(config, devname, dev, &nic, err);
-	if (r < 0 || !nic.host_name)
+	if (r < 0)
 		return r;
-	path = str_printf("/sys/class/net/%s", nic.host_name);
-	if (access(path, F_OK) < 0)
-		return 0;
-	return run_command((const char *[]){ "ip", "link", "del", "dev", nic.host_name, NULL },
-			   err);
+	if ((nic.type == LXC_NIC_BRIDGED || nic.type == LXC_NIC_P2P) && !nic.host_name)
+		return error_set(err, -EINVAL, "Device '%s' has no host interface name", devname);
+	if (nic.link) {
+		parent_path = str_printf(nic.type == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge"
+								     : "/sys/class/net/%s",
+					 nic.link);
+		if (access(parent_path, F_OK) < 0)
+			return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
+					 nic.type == LXC_NIC_BRIDGED ? "Bridge" : "Interface",
+					 nic.link, devname);
+	}
+	tmp = nic_tmp_name(&nic, buf);
+	r = nic_host_link_make(&nic, tmp, err);
+	if (r < 0)
+		return r;
+	if (nic.type == LXC_NIC_PHYSICAL)
+		r = link_mtu_set(tmp, nic.mtu, NULL, err);
+	if (r == 0 && nic.type == LXC_NIC_PHYSICAL && nic.hwaddr)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", tmp, "address",
+						  nic.hwaddr, NULL },
+				err);
+	if (r == 0 && !c->attach_interface(c, tmp, nic.name))
+		r = error_set(err, -EIO,
+			      "Failed to move interface '%s' into the container as '%s' (is the "
+			      "name taken?)",
+			      tmp, nic.name);
+	if (r < 0 && nic.type != LXC_NIC_PHYSICAL)
+		(void)link_delete(nic.host_name ? nic.host_name : tmp, NULL);
+	return r;
+}
+
+/* Unplugs nic devname from running container c: deleting the host end of a veth takes the
+ * container's end; a macvlan comes back to the host to be deleted, a physical interface
+ * comes back under its own name. */
+static int nic_unplug(struct lxc_container *c, const json_t *config, const char *devname,
+		      const json_t *dev, struct error *err)
+{
+	struct lxc_nic nic;
+	char buf[13];
+	const char *tmp;
+	int r;
+
+	r = lxc_nic_resolve(config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
+	if (nic.host_name)
+		return link_delete(nic.host_name, err);
+	tmp = nic_tmp_name(&nic, buf);
+	if (!c->detach_interface(c, nic.name, tmp))
+		return error_set(err, -EIO, "Failed to take interface '%s' out of the container",
+				 nic.name);
+	return nic.type == LXC_NIC_MACVLAN ? link_delete(tmp, err) : 0;
 }
 
 /* Applies the nic changes of devices_live_diff() to running container c. */
@@ -1213,7 +1306,7 @@ static int nics_update_live(struct lxc_container *c, struct instance *inst,
 	{
 		const char *name = json_string_value(v);
 
-		r = nic_unplug(old_config, name, json_object_get(old_devices, name), err);
+		r = nic_unplug(c, old_config, name, json_object_get(old_devices, name), err);
 		if (r < 0)
 			return r;
 		/* A removed nic's MAC and host name go with it (a new one gets new ones). */
