@@ -916,9 +916,11 @@ int network_lease_remove(const struct network_env *env, const char *name, const 
 static const char *nic_network(const json_t *dev, const json_t *networks)
 {
 	const char *type = json_get_str(dev, "type");
+	const char *nictype = json_get_str(dev, "nictype");
 	const char *name = json_get_str(dev, "network");
 
-	if (!type || !streq(type, "nic"))
+	/* Only a bridged nic is on the bridge, where dnsmasq serves. */
+	if (!type || !streq(type, "nic") || (nictype && !streq(nictype, "bridged")))
 		return NULL;
 	if (!name)
 		name = json_get_str(dev, "parent");
