@@ -124,6 +124,47 @@ hosts=$LODGE_DIR/networks/lodgebr0/dnsmasq.hosts
 [ -e "$hosts/c2" ] && fail "c2's lease left after the rename"
 grep -q ",$prefix.50,c3\$" "$hosts/c3" || fail "no lease for c3: $(cat "$hosts"/* 2>&1)"
 
+# --- macvlan, p2p and physical nics: hot-plugged, kept across a restart of the container,
+# unplugged with nothing left.
+# Parents: veth ends (the dummy module may be missing).
+in_ns ip link add dum0 type veth peer name dum0p
+in_ns ip link set dum0 up
+in_ns ip link add dum1 type veth peer name dum1p
+lxc config device add c1 mv nic nictype=macvlan parent=dum0 name=eth2 >/dev/null ||
+	fail "hot-plug a macvlan nic"
+lxc config device add c1 pp nic nictype=p2p name=eth3 >/dev/null || fail "hot-plug a p2p nic"
+lxc config device add c1 ph nic nictype=physical parent=dum1 name=eth4 >/dev/null ||
+	fail "hot-plug a physical nic"
+check_nic_types() {
+	assert_eq "$(lxc exec c1 -- cat /sys/class/net/eth2/address)" \
+		"$(lxc config get c1 volatile.mv.hwaddr)" "macvlan eth2 $1"
+	assert_eq "$(lxc exec c1 -- cat /sys/class/net/eth3/address)" \
+		"$(lxc config get c1 volatile.pp.hwaddr)" "p2p eth3 $1"
+	in_ns test -e "/sys/class/net/$(lxc config get c1 volatile.pp.host_name)" ||
+		fail "p2p host end $1"
+	in_ns test -e "/sys/class/net/$(lxc config get c1 volatile.pp.host_name)/master" &&
+		fail "p2p host end on a bridge $1"
+	lxc exec c1 -- test -e /sys/class/net/eth4 || fail "physical eth4 $1"
+	in_ns test -e /sys/class/net/dum1 && fail "dum1 still on the host $1"
+	true
+}
+check_nic_types "hot-plugged"
+lxc restart -f c1 || fail "lxc restart c1 with macvlan, p2p and physical nics"
+check_nic_types "after a restart"
+wait_ipv4 c1 >/dev/null
+pp_host=$(lxc config get c1 volatile.pp.host_name)
+lxc config device remove c1 mv pp ph >/dev/null || fail "hot-unplug"
+for i in eth2 eth3 eth4; do
+	lxc exec c1 -- test -e "/sys/class/net/$i" && fail "$i still in c1"
+done
+in_ns test -e "/sys/class/net/$pp_host" && fail "p2p host end left"
+in_ns test -e /sys/class/net/dum1 || fail "dum1 did not come back"
+assert_eq "$(in_ns ip -o link show type macvlan)" "" "a macvlan left"
+assert_eq "$(lxc config show c1 | grep -c 'volatile\.\(mv\|pp\|ph\)\.')" 0 \
+	"volatile keys of unplugged nics"
+in_ns ip link del dum0
+in_ns ip link del dum1
+
 # --- A restart of lodged re-creates nothing twice.
 rules=$(in_ns nft list table inet lodge)
 daemon_kill
