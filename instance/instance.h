@@ -132,9 +132,13 @@ struct instance_driver {
 	int (*update_live)(const struct instance_env *env, struct instance *inst,
 			   const json_t *old_config, const json_t *old_devices, struct error *err);
 
-	/* Starts a process inside; *ret_pid is waited for by the caller (waitpid). */
+	/* Starts a process inside. *ret_pid is its host pid, for signals; *ret_status_fd (the
+	 * caller's to close) becomes readable when it ended and then holds its wait status
+	 * as an int (end of file: the status was lost). The caller is not the process's
+	 * parent: drivers start it from a helper (LXC) or an agent (VMs). */
 	int (*exec)(const struct instance_env *env, struct instance *inst,
-		    const struct instance_exec_args *args, int *ret_pid, struct error *err);
+		    const struct instance_exec_args *args, int *ret_pid, int *ret_status_fd,
+		    struct error *err);
 	/* A descriptor for the instance's console (pty master or socket), or an error. A pty
 	 * master takes TIOCSWINSZ; closing the descriptor ends the console session. */
 	int (*console_open)(const struct instance_env *env, struct instance *inst, int *ret_fd,

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "instance/instance.h"
+#include "instance/lxc-attach.h"
 #include "instance/lxc.h"
 #include "lib/config.h"
 #include "lib/fs.h"
@@ -1378,24 +1379,6 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 
 /* --- exec ---------------------------------------------------------------------------- */
 
-struct exec_payload {
-	char **argv;
-	char **envp;
-};
-
-/* Runs in the attached process, in the container, as the target user. */
-static int exec_child(void *data)
-{
-	struct exec_payload *p = data;
-
-	/* Whatever descriptor the daemon has without O_CLOEXEC stops here (deps.md: attach
-	 * passes them all on). liblxc has closed its own by now. */
-	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
-	environ = p->envp;
-	(void)execvp(p->argv[0], p->argv);
-	return errno == ENOENT ? 127 : 126;
-}
-
 static const char *env_get(char **envp, const char *name)
 {
 	size_t n = strlen(name);
@@ -1407,15 +1390,14 @@ static const char *env_get(char **envp, const char *name)
 }
 
 static int lxc_instance_exec(const struct instance_env *env, struct instance *inst,
-			     const struct instance_exec_args *args, int *ret_pid, struct error *err)
+			     const struct instance_exec_args *args, int *ret_pid,
+			     int *ret_status_fd, struct error *err)
 {
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
 	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
 	char *default_env[] = { (char *)LXC_DEFAULT_PATH, NULL };
-	lxc_attach_options_t opts = LXC_ATTACH_OPTIONS_DEFAULT;
-	struct exec_payload payload;
-	autoclose int in_fd = -1, out_fd = -1, err_fd = -1;
-	pid_t pid = -1;
+	char **envp = args->envp ? args->envp : default_env;
+	const char *home = env_get(envp, "HOME");
 	int r;
 
 	if (!args->argv || !args->argv[0])
@@ -1425,45 +1407,34 @@ static int lxc_instance_exec(const struct instance_env *env, struct instance *in
 		r = lxc_open_running(&p, false, &c, err);
 	if (r < 0)
 		return r;
-
-	/* Copies above 2: liblxc ignores SIGINT and SIGQUIT in the calling process when
-	 * stdin_fd is 0, and dup2() order would mix up fds 0-2 given in another order. */
-	in_fd = fcntl(args->stdin_fd, F_DUPFD_CLOEXEC, 3);
-	out_fd = fcntl(args->stdout_fd, F_DUPFD_CLOEXEC, 3);
-	err_fd = fcntl(args->stderr_fd, F_DUPFD_CLOEXEC, 3);
-	if (in_fd < 0 || out_fd < 0 || err_fd < 0)
-		return error_errno(err, -errno, "Invalid standard descriptors for exec");
 	if (args->interactive && args->width && args->height) {
 		struct winsize ws = { .ws_row = (unsigned short)args->height,
 				      .ws_col = (unsigned short)args->width };
 
-		(void)ioctl(in_fd, TIOCSWINSZ, &ws);
+		(void)ioctl(args->stdin_fd, TIOCSWINSZ, &ws);
 	}
 
-	payload.argv = args->argv;
-	payload.envp = args->envp ? args->envp : default_env;
-	opts.env_policy = LXC_ATTACH_CLEAR_ENV;
-	opts.uid = (uid_t)args->uid;
-	opts.gid = (gid_t)args->gid;
-	opts.initial_cwd = (char *)(args->cwd			    ? args->cwd
-				    : env_get(payload.envp, "HOME") ? env_get(payload.envp, "HOME")
-								    : "/");
-	opts.stdin_fd = in_fd;
-	opts.stdout_fd = out_fd;
-	opts.stderr_fd = err_fd;
-
-	/* The attached process is created with CLONE_PARENT by liblxc's intermediate, so it
-	 * is our child: the caller's waitpid() gets its exit status. */
-	r = c->attach(c, exec_child, &payload, &opts, &pid);
-	if (r < 0 || pid <= 0) {
+	r = lxc_attach_run(&(struct lxc_attach_request){ .lxcpath = p.lxcpath,
+							 .name = p.name,
+							 .argv = args->argv,
+							 .envp = envp,
+							 .cwd = args->cwd ? args->cwd
+								: home	  ? home
+									  : "/",
+							 .uid = args->uid,
+							 .gid = args->gid,
+							 .stdin_fd = args->stdin_fd,
+							 .stdout_fd = args->stdout_fd,
+							 .stderr_fd = args->stderr_fd },
+			   ret_pid, ret_status_fd, err);
+	if (r == -ESRCH) {
 		autofree char *what = str_printf(
 			"Failed to run '%s' in instance '%s'",
 			config_value_is_safe(args->argv[0]) ? args->argv[0] : "?", inst->name);
 
 		return lxc_fail(&p, err, -EIO, what);
 	}
-	*ret_pid = pid;
-	return 0;
+	return r;
 }
 
 /* --- console ------------------------------------------------------------------------- */

@@ -325,17 +325,16 @@ int lxd_query_wait(struct lxd_client *c, const char *method, const char *path, c
 	return lxd_operation_wait(c, resp.operation, -1, ret_op, err);
 }
 
-int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret, struct error *err)
+int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **ret,
+			  struct error *err)
 {
 	autoclean(http_conn_freep) struct http_conn *conn = NULL;
 	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
 	autoclean(lxd_response_release) struct lxd_response lresp = LXD_RESPONSE_INIT;
-	autofree char *path = str_printf("/1.0/events%s%s", query ? "?" : "", query ? query : "");
 	autofree char *target = lxd_client_target(c, path);
 	const char *headers[] = { LXD_USER_AGENT, NULL };
 	int r;
 
-	/* Events may be minutes apart: reads wait forever (until the cancel descriptor). */
 	r = lxd_connect(c, c->timeout_ms, &conn, err);
 	if (r < 0)
 		return r;
@@ -359,9 +358,17 @@ int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret,
 				 target);
 	}
 
+	/* Messages may be minutes apart: reads wait forever (until the cancel descriptor). */
 	http_conn_set_timeout(conn, -1);
 	*ret = ws_new(take_ptr(conn));
 	return 0;
+}
+
+int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret, struct error *err)
+{
+	autofree char *path = str_printf("/1.0/events%s%s", query ? "?" : "", query ? query : "");
+
+	return lxd_websocket_connect(c, path, ret, err);
 }
 
 static bool parse_digits(const char *s, int n, int *ret)

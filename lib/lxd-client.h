@@ -93,6 +93,13 @@ int lxd_operation_wait(struct lxd_client *c, const char *operation, int timeout_
 int lxd_query_wait(struct lxd_client *c, const char *method, const char *path, const json_t *body,
 		   const char *etag, json_t **ret_op, struct error *err);
 
+/* Opens a websocket on path (path and query, percent-encoded): an operation's
+ * "/1.0/operations/<id>/websocket?secret=<secret>" for exec and console streams. Reads on
+ * it wait forever (until the cancel descriptor). A refused upgrade fails like any request
+ * (the server's message and mapped errno). */
+int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **ret,
+			  struct error *err);
+
 /* Opens the events websocket, GET /1.0/events[?query] (query like "type=lifecycle" or
  * "all-projects=true", NULL for none). Each message is one JSON event as text. A refused
  * upgrade fails like any request (the server's message and mapped errno). */

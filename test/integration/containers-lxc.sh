@@ -4,7 +4,6 @@
 # start, restart, delete; plus re-attaching after lodged is killed.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc busybox
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
 use_netns
@@ -34,6 +33,10 @@ assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
 assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
 assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
 assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
+# The process starts with no signal blocked or ignored (lodged ignores SIGPIPE; its
+# attach helper blocks SIGCHLD).
+assert_eq "$(lxc exec c1 -- grep -E '^Sig(Blk|Ign):' /proc/self/status | tr -d '\t')" \
+	"$(printf 'SigBlk:0000000000000000\nSigIgn:0000000000000000')" "exec signal defaults"
 # A pty, as `lxc exec -t` gives: the command sees a terminal.
 out=$(script -qec "lxc exec c1 -t -- sh -c 'test -t 0 && echo tty'" /dev/null | tr -d '\r')
 assert_match "$out" tty "exec -t"

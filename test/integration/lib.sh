@@ -23,13 +23,6 @@ fail() {
 	exit 1
 }
 
-# liblxc's attach forks lodged, a multithreaded process; glibc's malloc is fork-safe, the
-# sanitizers' allocator is not (a forked child can spin forever on a lock another thread
-# held). Scenarios that exec into containers skip under the sanitizer build.
-need_no_sanitizer() {
-	[ -z "${LODGE_SANITIZED:-}" ] || skip "exec forks a multithreaded lodged: not under ASan"
-}
-
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }

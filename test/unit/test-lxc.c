@@ -881,6 +881,7 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	char *envp[] = { (char *)"PATH=/bin:/sbin", (char *)"HOME=/root", NULL };
 	autoclose int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int pipefd[2], status = -1, pid = -1, r;
+	autoclose int status_fd = -1;
 	char buf[4096];
 	ssize_t n;
 
@@ -891,7 +892,7 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	args.stdin_fd = null_fd;
 	args.stdout_fd = pipefd[1];
 	args.stderr_fd = pipefd[1];
-	r = instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err);
+	r = instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err);
 	(void)close(pipefd[1]);
 	if (r < 0) {
 		(void)close(pipefd[0]);
@@ -900,8 +901,8 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
 		strbuf_add(&sb, buf, (size_t)n);
 	(void)close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(read(status_fd, &status, sizeof(status)), (ssize_t)sizeof(status));
+	ck_assert(pid > 0 && WIFEXITED(status));
 	*out = strbuf_detach(&sb);
 	return WEXITSTATUS(status);
 }
@@ -1006,6 +1007,7 @@ START_TEST(test_container_lifecycle)
 		};
 		struct strbuf sb = STRBUF_INIT;
 		int master = -1, slave = -1, pid = -1, status = -1;
+		autoclose int status_fd = -1;
 		char name[64], buf[256];
 		ssize_t n;
 
@@ -1017,11 +1019,12 @@ START_TEST(test_container_lifecycle)
 		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		ck_assert_int_ge(slave, 0);
 		args.stdin_fd = args.stdout_fd = args.stderr_fd = slave;
-		check_ok(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err), &err);
+		check_ok(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err),
+			 &err);
 		(void)close(slave);
 		while ((n = read(master, buf, sizeof(buf))) > 0)
 			strbuf_add(&sb, buf, (size_t)n);
-		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_int_eq(read(status_fd, &status, sizeof(status)), (ssize_t)sizeof(status));
 		ck_assert_int_eq(WEXITSTATUS(status), 4);
 		ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "40 100"));
 		strbuf_release(&sb);
@@ -1120,10 +1123,11 @@ START_TEST(test_container_lifecycle)
 		struct instance_exec_args args = {
 			.argv = (char **)echo, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2
 		};
-		int pid = -1;
+		int pid = -1, status_fd = -1;
 
-		ck_assert_int_eq(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err),
-				 -EBUSY);
+		ck_assert_int_eq(
+			instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err),
+			-EBUSY);
 		error_clear(&err);
 	}
 	check_ok(instance_driver_lxc.unfreeze(&fx.env, &fx.inst, &err), &err);
