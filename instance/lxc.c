@@ -832,6 +832,40 @@ static void lxc_after_stop(const struct lxc_paths *p)
 	}
 }
 
+/* Moves interface ifname of this network namespace into running container c's, renamed
+ * to name there. `ip` does it (one netlink request), not liblxc, which forks. */
+static int link_move_in(struct lxc_container *c, const char *ifname, const char *name,
+			struct error *err)
+{
+	pid_t pid = c->init_pid(c);
+	char pid_s[16];
+
+	if (pid <= 0)
+		return error_set(err, -ESRCH, "The container is not running");
+	snprintf_ok(pid_s, sizeof(pid_s), "%d", (int)pid);
+	return run_command((const char *[]){ "ip", "link", "set", "dev", ifname, "netns", pid_s,
+					     "name", name, NULL },
+			   err);
+}
+
+/* Moves interface name of running container c back into lodged's network namespace,
+ * renamed to ifname: `ip` run inside the container's namespace by nsenter. */
+static int link_move_out(struct lxc_container *c, const char *name, const char *ifname,
+			 struct error *err)
+{
+	pid_t pid = c->init_pid(c);
+	autofree char *netns = NULL;
+	char self_s[16];
+
+	if (pid <= 0)
+		return error_set(err, -ESRCH, "The container is not running");
+	netns = str_printf("--net=/proc/%d/ns/net", (int)pid);
+	snprintf_ok(self_s, sizeof(self_s), "%d", (int)getpid());
+	return run_command((const char *[]){ "nsenter", netns, "--", "ip", "link", "set", "dev",
+					     name, "netns", self_s, "name", ifname, NULL },
+			   err);
+}
+
 /* Gives the host back the physical interfaces of a container about to stop: liblxc
  * returns only those of its start config, and a hot-plugged one would go with the
  * container's network namespace (a veth) or to the initial namespace (a real device). */
@@ -847,7 +881,7 @@ static void physical_nics_return(struct lxc_container *c, const struct instance 
 		if (lxc_nictype_of(dev) != LXC_NIC_PHYSICAL ||
 		    lxc_nic_resolve(inst->expanded_config, name, dev, &nic, NULL) < 0)
 			continue;
-		if (!c->detach_interface(c, nic.name, nic.link))
+		if (link_move_out(c, nic.name, nic.link, NULL) < 0)
 			log_debug("Could not take '%s' out of '%s' before its stop", nic.name,
 				  inst->name);
 	}
@@ -1261,11 +1295,11 @@ static int nic_plug(struct lxc_container *c, const json_t *config, const char *d
 		r = run_command((const char *[]){ "ip", "link", "set", "dev", tmp, "address",
 						  nic.hwaddr, NULL },
 				err);
-	if (r == 0 && !c->attach_interface(c, tmp, nic.name))
-		r = error_set(err, -EIO,
-			      "Failed to move interface '%s' into the container as '%s' (is the "
-			      "name taken?)",
-			      tmp, nic.name);
+	if (r == 0 && link_move_in(c, tmp, nic.name, err) < 0)
+		r = error_prefix(err,
+				 "Failed to move interface '%s' into the container as '%s' (is the "
+				 "name taken?)",
+				 tmp, nic.name);
 	if (r < 0 && nic.type != LXC_NIC_PHYSICAL)
 		(void)link_delete(nic.host_name ? nic.host_name : tmp, NULL);
 	return r;
@@ -1288,9 +1322,10 @@ static int nic_unplug(struct lxc_container *c, const json_t *config, const char 
 	if (nic.host_name)
 		return link_delete(nic.host_name, err);
 	tmp = nic_tmp_name(&nic, buf);
-	if (!c->detach_interface(c, nic.name, tmp))
-		return error_set(err, -EIO, "Failed to take interface '%s' out of the container",
-				 nic.name);
+	r = link_move_out(c, nic.name, tmp, err);
+	if (r < 0)
+		return error_prefix(err, "Failed to take interface '%s' out of the container",
+				    nic.name);
 	return nic.type == LXC_NIC_MACVLAN ? link_delete(tmp, err) : 0;
 }
 

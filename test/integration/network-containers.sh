@@ -9,7 +9,6 @@
 # routes and addresses are never touched.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc busybox ip nft dnsmasq jq
 [ -x "$PYTHON" ] || skip "needs $PYTHON"
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"

@@ -3,7 +3,6 @@
 # (in a network namespace of the test's own) that started without a network.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc ip nft dnsmasq jq busybox
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
 use_netns
