@@ -66,6 +66,15 @@ leases=$(lxc network list-leases lodgebr0 --format csv)
 assert_match "$leases" "c1,$hw1,$ip1,(STATIC|DYNAMIC)" "lxc network list-leases c1"
 assert_match "$leases" "c2,$(lxc config get c2 volatile.eth0.hwaddr),$ip2" "list-leases c2"
 
+# The instance's /state: eth0 with its MAC, host end and leased address.
+state=$(api GET /1.0/instances/c1/state)
+assert_eq "$(jq -r '.metadata.network.eth0.hwaddr' <<<"$state")" "$hw1" "state eth0 hwaddr"
+assert_eq "$(jq -r '.metadata.network.eth0.host_name' <<<"$state")" \
+	"$(lxc config get c1 volatile.eth0.host_name)" "state eth0 host_name"
+assert_eq "$(jq -r '.metadata.network.eth0.addresses[] | select(.family == "inet") | [.address, .netmask, .scope] | join(" ")' <<<"$state")" \
+	"$ip1 24 global" "state eth0 address"
+assert_match "$(lxc info c1)" "inet:? +$ip1" "lxc info shows the address"
+
 # --- DNS by name, both ways.
 lxc exec c1 -- ping -c 1 -W 2 c2.lodge >/dev/null || fail "c1 cannot ping c2.lodge"
 assert_match "$(lxc exec c1 -- nslookup c2.lodge 2>&1)" "$ip2" "c2.lodge resolves to c2"
