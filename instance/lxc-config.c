@@ -986,6 +986,11 @@ int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev
 		return error_set(err, -EINVAL,
 				 "Device '%s': 'network' goes with nictype 'bridged' only",
 				 devname);
+	if ((json_get_str(dev, "ipv4.address") || json_get_str(dev, "ipv6.address")) &&
+	    t != LXC_NIC_BRIDGED)
+		return error_set(err, -EINVAL,
+				 "Device '%s': static addresses go with nictype 'bridged' only",
+				 devname);
 	/* A managed network is a bridge of the same name (network/). */
 	if (t == LXC_NIC_BRIDGED && (!link || !*link))
 		link = network;

@@ -860,9 +860,22 @@ int network_nic_validate(const struct network_env *env, const json_t *nic, struc
 {
 	autoclean(network_freep) struct network *net = NULL;
 	const char *name = json_get_str(nic, "network");
+	const char *parent = json_get_str(nic, "parent");
+	const char *nictype = json_get_str(nic, "nictype");
 	const char *hwaddr = json_get_str(nic, "hwaddr");
+	bool fixed = json_get_str(nic, "ipv4.address") || json_get_str(nic, "ipv6.address");
 	int r;
 
+	/* A bridged nic on a parent= bridge: a managed network's is checked as network=. */
+	if (!name && parent && nictype && streq(nictype, "bridged")) {
+		r = network_load(env, parent, &net, NULL);
+		if (r == -ENOENT && fixed)
+			return error_set(err, -EINVAL,
+					 "Static addresses need a managed network: '%s' is not one",
+					 parent);
+		name = r == 0 ? parent : NULL;
+		network_free(take_ptr(net));
+	}
 	if (!name)
 		return 0;
 	r = network_load(env, name, &net, err);

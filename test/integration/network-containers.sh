@@ -116,6 +116,9 @@ out=$(lxc config device override c2 eth0 ipv4.address=192.0.2.50 2>&1) &&
 assert_match "$out" "192.0.2.50 is not in $subnet" "static address outside the subnet"
 out=$(lxc config device override c2 eth0 ipv4.address="$prefix.1" 2>&1) &&
 	fail "the gateway's address was accepted"
+out=$(lxc config device add c2 e9 nic nictype=bridged parent=nobr0 ipv4.address="$prefix.9" 2>&1) &&
+	fail "a static address on an unmanaged bridge was accepted"
+assert_match "$out" "need a managed network: 'nobr0'" "static address on an unmanaged bridge"
 lxc config device override c2 eth0 ipv4.address="$prefix.50" >/dev/null ||
 	fail "lxc config device override ipv4.address"
 assert_match "$(lxc network list-leases lodgebr0 --format csv)" "c2,.*,$prefix.50,STATIC" \

@@ -444,6 +444,7 @@ START_TEST(test_conf_nic_types)
 		" \"host_name\": \"v1\"}}",
 		"{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"d\","
 		" \"network\": \"br0\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"ipv4.address\": \"10.0.0.2\"}}",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		ck_assert_int_eq(build(&cg, "{\"volatile.e.hwaddr\": \"00:16:3e:00:00:01\"}",
