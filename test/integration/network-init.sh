@@ -36,6 +36,10 @@ assert_eq "$(lxc network list --format csv)" "$networks" "networks after a secon
 cat >"$LODGE_DIR/preseed.yaml" <<'EOF'
 config:
   images.auto_update_interval: "0"
+storage_pools:
+- name: p2
+  driver: dir
+  description: second pool
 networks:
 - name: t1
   type: bridge
@@ -60,6 +64,7 @@ EOF
 "$LODGED" init --preseed <"$LODGE_DIR/preseed.yaml" || fail "lodged init --preseed"
 assert_eq "$(lxc config get images.auto_update_interval)" 0 "server config from the preseed"
 assert_eq "$(lxc network get t1 ipv4.address)" 10.203.0.1/24 "t1 from the preseed"
+assert_eq "$(lxc storage list --format csv | grep -c '^p2,dir,')" 1 "pool p2 from the preseed"
 in_ns test -d /sys/class/net/t1/bridge || fail "no bridge t1"
 assert_eq "$(lxc profile device get p1 eth0 network)" t1 "p1's nic"
 # Applied again, with a change: updated in place, nothing duplicated.
@@ -67,6 +72,7 @@ sed -i 's/description: preseeded/description: again/' "$LODGE_DIR/preseed.yaml"
 "$LODGED" init --preseed <"$LODGE_DIR/preseed.yaml" || fail "second lodged init --preseed"
 assert_eq "$(lxc network show t1 | sed -n 's/^description: //p')" again "t1 updated"
 assert_eq "$(lxc network list --format csv | grep -c '^t1,')" 1 "one t1"
+assert_eq "$(lxc storage list --format csv | grep -c '^p2,')" 1 "one p2"
 assert_eq "$(in_ns nft list table inet lodge | grep -c 'ip saddr 10.203.0.0/24')" 1 \
 	"one NAT rule for t1"
 # An empty preseed does nothing.
