@@ -16,11 +16,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "instance/instance.h"
 #include "instance/lxc.h"
 #include "lib/config.h"
 #include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "network/network.h"
 
 #include "lib/banned.h"
 
@@ -604,33 +606,6 @@ void lxc_veth_name_generate(char buf[13])
 	(void)snprintf_ok(buf, 13, "veth%s", hex);
 }
 
-bool lxc_ifname_is_valid(const char *name)
-{
-	size_t len = name ? strlen(name) : 0;
-
-	if (len == 0 || len > 15 || streq(name, ".") || streq(name, ".."))
-		return false;
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
-			return false;
-	return true;
-}
-
-static bool mac_is_valid(const char *mac)
-{
-	if (strlen(mac) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		char c = mac[i];
-
-		if (i % 3 == 2 ? c != ':'
-			       : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-				   (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
 static const char *const nictype_names[] = {
 	[LXC_NIC_BRIDGED] = "bridged",
 	[LXC_NIC_MACVLAN] = "macvlan",
@@ -963,15 +938,12 @@ int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev
 					       "ipv6.address", NULL };
 	const char *nictype = json_get_str(dev, "nictype");
 	const char *link = json_get_str(dev, "parent");
-	const char *network = json_get_str(dev, "network");
 	const char *name = json_get_str(dev, "name");
 	const char *hwaddr = json_get_str(dev, "hwaddr");
 	const char *host_name = json_get_str(dev, "host_name");
-	const char *mtu = json_get_str(dev, "mtu");
 	autofree char *hw_key = str_printf("volatile.%s.hwaddr", devname);
 	autofree char *host_key = str_printf("volatile.%s.host_name", devname);
 	int t = lxc_nictype_of(dev);
-	uint64_t mtu_v;
 	int r;
 
 	if (t < 0)
@@ -980,53 +952,36 @@ int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev
 				 "(bridged, macvlan, p2p, physical)",
 				 devname, nictype ? nictype : "");
 	r = check_keys(devname, dev, allowed, err);
+	if (r == 0)
+		r = instance_nic_validate(devname, dev, err);
 	if (r < 0)
 		return r;
-	if (network && t != LXC_NIC_BRIDGED)
-		return error_set(err, -EINVAL,
-				 "Device '%s': 'network' goes with nictype 'bridged' only",
-				 devname);
-	if ((json_get_str(dev, "ipv4.address") || json_get_str(dev, "ipv6.address")) &&
-	    t != LXC_NIC_BRIDGED)
-		return error_set(err, -EINVAL,
-				 "Device '%s': static addresses go with nictype 'bridged' only",
-				 devname);
 	/* A managed network is a bridge of the same name (network/). */
 	if (t == LXC_NIC_BRIDGED && (!link || !*link))
-		link = network;
-	if (t == LXC_NIC_P2P && link)
-		return error_set(err, -EINVAL, "Device '%s': a p2p nic takes no 'parent'", devname);
-	if (t != LXC_NIC_P2P && (!link || !lxc_ifname_is_valid(link)))
-		return error_set(err, -EINVAL, "Device '%s' needs a valid %s", devname,
-				 t == LXC_NIC_BRIDGED ? "'parent' bridge or 'network'"
-						      : "'parent' interface");
+		link = json_get_str(dev, "network");
 	if (!name)
 		name = devname;
-	if (!lxc_ifname_is_valid(name))
+	if (!instance_ifname_is_valid(name))
 		return error_set(err, -EINVAL, "Invalid interface name '%s' of device '%s'", name,
 				 devname);
+	if (link && !instance_ifname_is_valid(link))
+		return error_set(err, -EINVAL, "Device '%s': invalid bridge '%s'", devname, link);
 	if (!hwaddr && nictype_has_mac(t))
 		hwaddr = config_str(config, hw_key);
-	if ((hwaddr || nictype_has_mac(t)) && (!hwaddr || !mac_is_valid(hwaddr)))
+	if (nictype_has_mac(t) && (!hwaddr || !network_hwaddr_is_valid(hwaddr)))
 		return error_set(err, -EINVAL,
 				 "Device '%s' has no valid MAC address ('hwaddr' or '%s')", devname,
 				 hw_key);
-	if (host_name && !nictype_has_host_end(t))
-		return error_set(err, -EINVAL, "Device '%s': a %s nic has no 'host_name'", devname,
-				 nictype_names[t]);
 	if (!host_name && nictype_has_host_end(t))
 		host_name = config_str(config, host_key);
-	if (host_name && !lxc_ifname_is_valid(host_name))
-		return error_set(err, -EINVAL, "Invalid 'host_name' of device '%s'", devname);
-	if (mtu && (parse_u64(mtu, &mtu_v) < 0 || mtu_v < 68 || mtu_v > 65535))
-		return error_set(err, -EINVAL, "Invalid 'mtu' of device '%s': expected 68 to 65535",
-				 devname);
+	if (host_name && !instance_ifname_is_valid(host_name))
+		return error_set(err, -EINVAL, "Invalid '%s' of device '%s'", host_key, devname);
 	*ret = (struct lxc_nic){ .type = (enum lxc_nictype)t,
 				 .link = link,
 				 .name = name,
 				 .hwaddr = hwaddr,
 				 .host_name = host_name,
-				 .mtu = mtu };
+				 .mtu = json_get_str(dev, "mtu") };
 	return 0;
 }
 

@@ -533,7 +533,7 @@ static int nic_parents_check(const json_t *devices, struct error *err)
 			continue;
 		if (!link || !*link)
 			link = json_get_str(dev, "network");
-		if (!link || !lxc_ifname_is_valid(link))
+		if (!link || !instance_ifname_is_valid(link))
 			continue; /* lxc_conf_build() explains */
 		path = str_printf(t == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge"
 						       : "/sys/class/net/%s",

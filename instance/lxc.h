@@ -118,10 +118,6 @@ void lxc_mac_generate(char buf[18]);
 /* A random host-side veth name, "veth" and 8 hex digits (13 bytes with the NUL). */
 void lxc_veth_name_generate(char buf[13]);
 
-/* True for a usable network interface name: 1-15 bytes, no '/', ':', whitespace or
- * control characters, not "." or "..". */
-bool lxc_ifname_is_valid(const char *name);
-
 enum lxc_nictype {
 	LXC_NIC_BRIDGED,  /* a veth whose host end joins a bridge (nictype=bridged, network=) */
 	LXC_NIC_MACVLAN,  /* a macvlan (bridge mode) on a host interface */
