@@ -116,6 +116,21 @@ out=$(lxc config device override c2 eth0 ipv4.address=192.0.2.50 2>&1) &&
 assert_match "$out" "192.0.2.50 is not in $subnet" "static address outside the subnet"
 out=$(lxc config device override c2 eth0 ipv4.address="$prefix.1" 2>&1) &&
 	fail "the gateway's address was accepted"
+# Bad nics are refused when they are added, not at the next start; nothing is stored.
+devices=$(lxc config device list c2)
+for bad in "nictype=p2p parent=lodgebr0|p2p nic takes no 'parent'" \
+	"nictype=macvlan|needs a 'parent'" \
+	"network=lodgebr0 hwaddr=ff:ff:ff:ff:ff:ff|expected a unicast MAC address" \
+	"network=lodgebr0 mtu=20|expected 68 to 65535" \
+	"network=lodgebr0 name=averyverylongname0|invalid interface name" \
+	"nictype=macvlan parent=lodgebr0 host_name=v1|has no 'host_name'" \
+	"nictype=macvlan parent=lodgebr0 ipv4.address=$prefix.7|nictype 'bridged' only" \
+	"network=lodgebr0 ipv4.address=300.1.1.1|expected an IPv4 address"; do
+	# shellcheck disable=SC2086
+	out=$(lxc config device add c2 e8 nic ${bad%%|*} 2>&1) && fail "nic accepted: ${bad%%|*}"
+	assert_match "$out" "${bad#*|}" "nic refused: ${bad%%|*}"
+done
+assert_eq "$(lxc config device list c2)" "$devices" "refused nics stored nothing"
 out=$(lxc config device add c2 e9 nic nictype=bridged parent=nobr0 ipv4.address="$prefix.9" 2>&1) &&
 	fail "a static address on an unmanaged bridge was accepted"
 assert_match "$out" "need a managed network: 'nobr0'" "static address on an unmanaged bridge"
