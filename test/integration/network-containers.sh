@@ -237,6 +237,18 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 lxc network list-leases t1 --format csv | grep -q "^c1," && fail "c1's lease on t1 not released"
+# A static address given to a running nic: no re-plug, the lease changes, a renewal
+# (SIGUSR1 to udhcpc) moves the container to it.
+ifindex=$(lxc exec c1 -- cat /sys/class/net/eth0/ifindex)
+lxc config device override c1 eth0 ipv4.address="$prefix.60" >/dev/null ||
+	fail "static address on a running nic"
+assert_eq "$(lxc exec c1 -- cat /sys/class/net/eth0/ifindex)" "$ifindex" "eth0 not re-plugged"
+lxc exec c1 -- killall -USR1 udhcpc
+for _ in $(seq 50); do
+	[ "$(wait_ipv4 c1)" = "$prefix.60" ] && break
+	sleep 0.1
+done
+assert_eq "$(wait_ipv4 c1)" "$prefix.60" "c1 renewed onto its static address"
 # Other devices of a running container still cannot change.
 out=$(lxc config device add c1 d1 disk source=/tmp path=/mnt 2>&1) &&
 	fail "a disk was added to a running container"
