@@ -25,11 +25,11 @@ struct preseed_kind {
 
 static const struct preseed_kind kinds[] = {
 	{ "storage_pools", "storage pool", "/1.0/storage-pools",
-	  (const char *const[]){ "name", "driver", "description", "config", NULL } },
+	  (const char *const[]){ "name", "driver", "description", "config", "project", NULL } },
 	{ "networks", "network", "/1.0/networks",
-	  (const char *const[]){ "name", "type", "description", "config", NULL } },
+	  (const char *const[]){ "name", "type", "description", "config", "project", NULL } },
 	{ "profiles", "profile", "/1.0/profiles",
-	  (const char *const[]){ "name", "description", "config", "devices", NULL } },
+	  (const char *const[]){ "name", "description", "config", "devices", "project", NULL } },
 };
 
 static bool strv_has(const char *const *v, const char *s)
@@ -68,6 +68,19 @@ static int string_map_check(const json_t *map, bool nested, const char *what, st
 	return 0;
 }
 
+/* A YAML null, as yaml_to_json() gives it: a string. */
+static bool is_null(const json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return json_is_null(v) || (s && (!*s || streq(s, "null") || streq(s, "~")));
+}
+
+static bool is_default_project(const json_t *v)
+{
+	return is_null(v) || (json_is_string(v) && streq(json_string_value(v), "default"));
+}
+
 static int entry_check(const struct preseed_kind *k, const json_t *entry, struct error *err)
 {
 	const char *name = json_get_str(entry, "name");
@@ -88,7 +101,12 @@ static int entry_check(const struct preseed_kind *k, const json_t *entry, struct
 			return error_set(err, -EINVAL,
 					 "Invalid preseed: unknown key '%s' in %s '%s'",
 					 config_value_is_safe(field) ? field : "", k->what, name);
-		if (streq(field, "config") || streq(field, "devices"))
+		if (streq(field, "project") && !is_default_project(v))
+			r = error_set(
+				err, -EINVAL,
+				"Invalid preseed: %s '%s' is in a project: only 'default' exists",
+				k->what, name);
+		else if (streq(field, "config") || streq(field, "devices"))
 			r = string_map_check(v, streq(field, "devices"), what, err);
 		else if (!json_is_string(v))
 			r = error_set(err, -EINVAL, "Invalid preseed: %s must be a string", what);
@@ -100,12 +118,38 @@ static int entry_check(const struct preseed_kind *k, const json_t *entry, struct
 	return 0;
 }
 
+/* What `lxd init --dump` writes besides the supported keys: `cluster: null`, and the
+ * default project. Anything more is refused. */
+static int extra_check(const char *key, const json_t *v, struct error *err)
+{
+	size_t i;
+	json_t *p;
+
+	if (streq(key, "cluster") && is_null(v))
+		return 0;
+	if (streq(key, "projects") && json_is_array(v)) {
+		json_array_foreach(v, i, p)
+		{
+			if (!json_is_object(p) || !is_default_project(json_object_get(p, "name")))
+				return error_set(
+					err, -EINVAL,
+					"Invalid preseed: projects are not supported (only "
+					"'default' exists)");
+		}
+		return 0;
+	}
+	return error_set(err, -EINVAL,
+			 "Invalid preseed: '%s' is not supported (only config, storage_pools, "
+			 "networks and profiles)",
+			 config_value_is_safe(key) ? key : "");
+}
+
 int init_preseed_check(const json_t *preseed, struct error *err)
 {
 	const char *key;
 	json_t *v;
 
-	if (json_is_null(preseed) || (json_is_string(preseed) && !*json_string_value(preseed)))
+	if (is_null(preseed))
 		return 0; /* an empty document */
 	if (!json_is_object(preseed))
 		return error_set(err, -EINVAL, "Invalid preseed: expected a map at the top");
@@ -125,11 +169,12 @@ int init_preseed_check(const json_t *preseed, struct error *err)
 		for (i = 0; i < ARRAY_SIZE(kinds); i++)
 			if (streq(kinds[i].key, key))
 				k = &kinds[i];
-		if (!k)
-			return error_set(err, -EINVAL,
-					 "Invalid preseed: '%s' is not supported (only config, "
-					 "storage_pools, networks and profiles)",
-					 config_value_is_safe(key) ? key : "");
+		if (!k) {
+			r = extra_check(key, v, err);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (!json_is_array(v))
 			return error_set(err, -EINVAL, "Invalid preseed: %s must be a list", key);
 		json_array_foreach(v, i, entry)
@@ -168,13 +213,17 @@ static int entry_apply(struct lxd_client *c, const struct preseed_kind *k, const
 	autojson json_t *patch = NULL;
 	int r;
 
+	autojson json_t *create = json_deep_copy(entry);
+
+	/* Only the default project exists: the field was checked and says nothing more. */
+	(void)json_object_del(create, "project");
 	r = lxd_get(c, path, &current, err);
 	if (r == -ENOENT) {
 		error_clear(err);
-		r = send_request(c, "POST", k->collection, entry, err);
+		r = send_request(c, "POST", k->collection, create, err);
 	} else if (r == 0) {
 		/* type and driver cannot change: they go only with a create. */
-		patch = json_deep_copy(entry);
+		patch = json_deep_copy(create);
 		(void)json_object_del(patch, "name");
 		(void)json_object_del(patch, "type");
 		(void)json_object_del(patch, "driver");

@@ -40,9 +40,13 @@ storage_pools:
 - name: p2
   driver: dir
   description: second pool
+cluster: null
+projects:
+- name: default
 networks:
 - name: t1
   type: bridge
+  project: default
   description: preseeded
   config:
     ipv4.address: 10.203.0.1/24
@@ -82,6 +86,12 @@ assert_eq "$(in_ns nft list table inet lodge | grep -c 'ip saddr 10.203.0.0/24')
 out=$(printf 'cluster:\n  enabled: true\n' | "$LODGED" init --preseed 2>&1) &&
 	fail "cluster preseed accepted"
 assert_match "$out" "'cluster' is not supported" "cluster refused"
+out=$(printf 'networks:\n- name: t3\n  project: other\n' | "$LODGED" init --preseed 2>&1) &&
+	fail "a network in another project accepted"
+assert_match "$out" "only 'default' exists" "other project refused"
+out=$(printf 'projects:\n- name: p9\n' | "$LODGED" init --preseed 2>&1) &&
+	fail "a project accepted"
+assert_match "$out" "projects are not supported" "projects refused"
 out=$(printf 'networks:\n- name: [x\n' | "$LODGED" init --preseed 2>&1) && fail "bad YAML accepted"
 assert_match "$out" "Invalid preseed" "bad YAML refused"
 out=$(printf 'networks:\n- name: "../x"\n' | "$LODGED" init --preseed 2>&1) &&
