@@ -884,10 +884,20 @@ int network_nic_validate(const struct network_env *env, const json_t *nic, struc
 	if (hwaddr && !network_hwaddr_is_valid(hwaddr))
 		return error_set(err, -EINVAL,
 				 "Invalid value for 'hwaddr': expected a unicast MAC address");
-	r = nic_check_address(net, nic, "ipv4.address", "ipv4.address", AF_INET, err);
-	if (r < 0)
-		return r;
-	return nic_check_address(net, nic, "ipv6.address", "ipv6.address", AF_INET6, err);
+	/* dnsmasq hands out only what it serves: IPv4 leases, and no DHCPv6 (IPv6 is SLAAC,
+	 * ra-stateless; LXD too needs ipv6.dhcp.stateful, which lodge has not yet). */
+	if (json_get_str(nic, "ipv4.address") &&
+	    !config_get_bool(net->driver->schema, net->config, "ipv4.dhcp"))
+		return error_set(
+			err, -EINVAL,
+			"Cannot use 'ipv4.address': DHCP is off on network '%s' (ipv4.dhcp)",
+			net->name);
+	if (json_get_str(nic, "ipv6.address"))
+		return error_set(err, -EINVAL,
+				 "Cannot use 'ipv6.address': network '%s' gives IPv6 addresses by "
+				 "SLAAC, not stateful DHCPv6",
+				 net->name);
+	return nic_check_address(net, nic, "ipv4.address", "ipv4.address", AF_INET, err);
 }
 
 int network_lease_set(const struct network_env *env, const char *name, const char *owner,

@@ -125,7 +125,8 @@ for bad in "nictype=p2p parent=lodgebr0|p2p nic takes no 'parent'" \
 	"network=lodgebr0 name=averyverylongname0|invalid interface name" \
 	"nictype=macvlan parent=lodgebr0 host_name=v1|has no 'host_name'" \
 	"nictype=macvlan parent=lodgebr0 ipv4.address=$prefix.7|nictype 'bridged' only" \
-	"network=lodgebr0 ipv4.address=300.1.1.1|expected an IPv4 address"; do
+	"network=lodgebr0 ipv4.address=300.1.1.1|expected an IPv4 address" \
+	"network=lodgebr0 ipv6.address=fd00::5|not stateful DHCPv6"; do
 	# shellcheck disable=SC2086
 	out=$(lxc config device add c2 e8 nic ${bad%%|*} 2>&1) && fail "nic accepted: ${bad%%|*}"
 	assert_match "$out" "${bad#*|}" "nic refused: ${bad%%|*}"
