@@ -631,9 +631,24 @@ static void nics_sync_or_warn(const struct instance_env *env, const char *name,
 	error_clear(&err);
 }
 
-/* Checks the nics of devices that name a managed network against it (it exists; a static
- * address lies in its subnet). */
-static int nics_validate(const struct instance_env *env, const json_t *devices, struct error *err)
+void instances_nics_sync(const struct instance_env *env, const json_t *names)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(names, i, n)
+	{
+		autoclean(instance_freep) struct instance *inst = NULL;
+		struct error err = ERROR_INIT;
+
+		if (instance_load(env->db, json_string_value(n), &inst, &err) == 0)
+			nics_sync_or_warn(env, inst->name, inst->expanded_config,
+					  inst->expanded_devices);
+		error_clear(&err);
+	}
+}
+
+int instance_nics_validate(const struct instance_env *env, const json_t *devices, struct error *err)
 {
 	const struct network_env net_env = { .db = env->db, .dir = env->dir };
 	const char *name;
@@ -688,7 +703,7 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	r = create_prepare(env, inst, &c, err);
 	if (r < 0)
 		return r;
-	r = nics_validate(env, inst->expanded_devices, err);
+	r = instance_nics_validate(env, inst->expanded_devices, err);
 	if (r < 0)
 		return r;
 	if (db_instance_get(env->db, inst->name, &existing, NULL) == 0) {
@@ -758,7 +773,7 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
 	if (r < 0)
 		return r;
-	r = nics_validate(env, inst->expanded_devices, err);
+	r = instance_nics_validate(env, inst->expanded_devices, err);
 	if (r == 0)
 		r = nics_sync(env, inst->name, inst->expanded_config, inst->expanded_devices, err);
 	if (r < 0)
@@ -955,7 +970,7 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 		return r;
 	r = instance_config_validate(exp_config, exp_devices, true, err);
 	if (r == 0)
-		r = nics_validate(env, exp_devices, err);
+		r = instance_nics_validate(env, exp_devices, err);
 	if (r < 0)
 		return r;
 
