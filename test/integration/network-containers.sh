@@ -201,6 +201,22 @@ assert_eq "$(in_ns nft list ruleset | grep -c "ip saddr ${prefix//./\\.}\.0/24 .
 	"one IPv4 masquerade rule"
 lxc exec c1 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT after a restart"
 
+# --- A profile's nic changed: the static leases of the instances using it follow.
+lxc profile copy default p5 >/dev/null || fail "lxc profile copy"
+lxc init busybox c5 -p p5 >/dev/null || fail "lxc init c5"
+out=$(lxc profile device set p5 eth0 ipv4.address 192.0.2.77 2>&1) &&
+	fail "a profile gave c5 an address outside its network"
+assert_match "$out" "Instance 'c5'.*192.0.2.77 is not in $subnet" "profile address checked"
+lxc profile device set p5 eth0 ipv4.address "$prefix.70" || fail "profile nic ipv4.address"
+for _ in $(seq 30); do
+	grep -q ",$prefix.70,c5\$" "$hosts/c5" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q "^$(lxc config get c5 volatile.eth0.hwaddr),$prefix.70,c5\$" "$hosts/c5" ||
+	fail "c5's lease did not follow its profile: $(cat "$hosts/c5" 2>&1)"
+lxc delete c5 || fail "lxc delete c5"
+lxc profile delete p5 || fail "lxc profile delete p5"
+
 # --- A second network; deleting instances and networks leaves nothing behind.
 lxc network create t1 ipv4.address=10.202.0.1/24 ipv4.nat=true ipv6.address=none >/dev/null ||
 	fail "lxc network create t1"
