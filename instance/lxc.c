@@ -517,6 +517,19 @@ static void nodes_remove(const struct lxc_paths *p)
 	(void)rmdir(p->devices_dir);
 }
 
+/* The host interface a nic of type t attaches to exists: a bridge for bridged, any
+ * interface for macvlan and physical. */
+static int nic_link_check(int t, const char *link, const char *devname, struct error *err)
+{
+	autofree char *path = str_printf(
+		t == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge" : "/sys/class/net/%s", link);
+
+	if (access(path, F_OK) < 0)
+		return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
+				 t == LXC_NIC_BRIDGED ? "Bridge" : "Interface", link, devname);
+	return 0;
+}
+
 /* The host interfaces nics attach to (bridges, macvlan and physical parents) exist. */
 static int nic_parents_check(const json_t *devices, struct error *err)
 {
@@ -527,7 +540,7 @@ static int nic_parents_check(const json_t *devices, struct error *err)
 	{
 		int t = lxc_nictype_of(dev);
 		const char *link = json_get_str(dev, "parent");
-		autofree char *path = NULL;
+		int r;
 
 		if (t < 0 || t == LXC_NIC_P2P)
 			continue;
@@ -535,12 +548,9 @@ static int nic_parents_check(const json_t *devices, struct error *err)
 			link = json_get_str(dev, "network");
 		if (!link || !instance_ifname_is_valid(link))
 			continue; /* lxc_conf_build() explains */
-		path = str_printf(t == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge"
-						       : "/sys/class/net/%s",
-				  link);
-		if (access(path, F_OK) < 0)
-			return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
-					 t == LXC_NIC_BRIDGED ? "Bridge" : "Interface", link, name);
+		r = nic_link_check(t, link, name, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -1259,13 +1269,12 @@ static const char *nic_tmp_name(const struct lxc_nic *nic, char ifname[13])
 	return ifname;
 }
 
-/* Plugs nic devname into running container c: liblxc moves the host interface made for it
- * (or the physical one) into the container under the nic's name, left down as LXD does:
- * the container's own network setup brings it up. */
+/* Plugs nic devname into running container c: the host interface made for it (or the
+ * physical one) moves into the container under the nic's name, left down as LXD does: the
+ * container's own network setup brings it up. */
 static int nic_plug(struct lxc_container *c, const json_t *config, const char *devname,
 		    const json_t *dev, struct error *err)
 {
-	autofree char *parent_path = NULL;
 	struct lxc_nic nic;
 	char buf[13];
 	const char *tmp;
@@ -1277,13 +1286,9 @@ static int nic_plug(struct lxc_container *c, const json_t *config, const char *d
 	if ((nic.type == LXC_NIC_BRIDGED || nic.type == LXC_NIC_P2P) && !nic.host_name)
 		return error_set(err, -EINVAL, "Device '%s' has no host interface name", devname);
 	if (nic.link) {
-		parent_path = str_printf(nic.type == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge"
-								     : "/sys/class/net/%s",
-					 nic.link);
-		if (access(parent_path, F_OK) < 0)
-			return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
-					 nic.type == LXC_NIC_BRIDGED ? "Bridge" : "Interface",
-					 nic.link, devname);
+		r = nic_link_check(nic.type, nic.link, devname, err);
+		if (r < 0)
+			return r;
 	}
 	tmp = nic_tmp_name(&nic, buf);
 	r = nic_host_link_make(&nic, tmp, err);
