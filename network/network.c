@@ -941,15 +941,14 @@ static const char *nic_network(const json_t *dev, const json_t *networks)
 	const char *type = json_get_str(dev, "type");
 	const char *nictype = json_get_str(dev, "nictype");
 	const char *name = json_get_str(dev, "network");
+	size_t i;
+	json_t *v;
 
 	/* Only a bridged nic is on the bridge, where dnsmasq serves. */
 	if (!type || !streq(type, "nic") || (nictype && !streq(nictype, "bridged")))
 		return NULL;
 	if (!name)
 		name = json_get_str(dev, "parent");
-	size_t i;
-	json_t *v;
-
 	json_array_foreach(networks, i, v)
 	{
 		if (name && streq(json_string_value(v), name))
@@ -1012,20 +1011,25 @@ int network_instance_sync(const struct network_env *env, const char *instance, c
 		return r;
 	for (i = 0; i < n_rows; i++)
 		(void)json_array_append_new(names, json_string(rows[i]->name));
-	for (i = 0; i < n_rows && r == 0; i++) {
+	/* Every network is brought up to date even when one fails: the first error is kept. */
+	for (i = 0; i < n_rows; i++) {
 		autoclean(network_freep) struct network *net = NULL;
 		autofree struct network_lease *leases = NULL;
+		struct error e = ERROR_INIT;
 		size_t n = 0;
+		int k;
 
-		r = network_from_db(env, rows[i], &net, err);
-		if (r < 0)
-			break;
-		if (!net->driver->lease_set)
-			continue;
-		if (devices)
-			leases = instance_leases(instance, config, devices, net->name, names, &n);
-		r = n > 0 ? net->driver->lease_set(net, instance, leases, n, err)
-			  : net->driver->lease_remove(net, instance, err);
+		k = network_from_db(env, rows[i], &net, &e);
+		if (k == 0 && net->driver->lease_set) {
+			if (devices)
+				leases = instance_leases(instance, config, devices, net->name,
+							 names, &n);
+			k = n > 0 ? net->driver->lease_set(net, instance, leases, n, &e)
+				  : net->driver->lease_remove(net, instance, &e);
+		}
+		if (k < 0 && r == 0)
+			r = error_set(err, k, "%s", error_message(&e));
+		error_clear(&e);
 	}
 	db_network_list_free(rows, n_rows);
 	return r;
