@@ -68,7 +68,7 @@ static int string_map_check(const json_t *map, bool nested, const char *what, st
 	return 0;
 }
 
-/* A YAML null, as yaml_to_json() gives it: a string. */
+/* A YAML null, as yaml_in_parse() gives it: a string. */
 static bool is_null(const json_t *v)
 {
 	const char *s = json_string_value(v);

@@ -154,7 +154,7 @@ static int cmd_init(void)
 
 		r = read_file("/dev/stdin", PRESEED_MAX, &text, &len, &err);
 		if (r == 0)
-			r = yaml_to_json(text, len, "preseed", &preseed, &err);
+			r = yaml_in_parse(text, len, "preseed", &preseed, &err);
 		if (r == -EINVAL && len == 0) {
 			error_clear(&err);
 			r = 0; /* an empty preseed does nothing, as in LXD */

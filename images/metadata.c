@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "images/images.h"
 #include "lib/fs.h"
@@ -189,7 +188,7 @@ int image_metadata_parse(const char *data, size_t len, struct image_metadata **r
 	if (len > IMAGE_METADATA_MAX)
 		return error_set(err, -EFBIG, "metadata.yaml is larger than %u bytes",
 				 IMAGE_METADATA_MAX);
-	r = yaml_to_json(data, len, "metadata.yaml", &doc, err);
+	r = yaml_in_parse(data, len, "metadata.yaml", &doc, err);
 	if (r < 0)
 		return r;
 	if (!json_is_object(doc))

@@ -1,14 +1,18 @@
-/* lib/yaml-in.c: YAML read as JSON (lib/yaml-in.h). */
-#include "lib/yaml-in.h"
+/* lib/yaml-in.c: YAML documents read into JSON, with libyaml's event API.
+ *
+ * The events are consumed directly (not through libyaml's document loader) so that aliases
+ * can be refused outright: a document loader would happily expand a "billion laughs"
+ * document. Depth and node count are capped too. */
+#include "yaml-in.h"
 
 #include <errno.h>
 #include <string.h>
 #include <yaml.h>
 
-#include "lib/json.h"
-#include "lib/str.h"
-
-#include "lib/banned.h"
+#include "json.h"
+#include "str.h"
+/* Last, so that no system header follows its macros. */
+#include "banned.h"
 
 #define YAML_MAX_DEPTH 32
 #define YAML_MAX_NODES 100000
@@ -35,17 +39,18 @@ static int reader_next(struct yaml_reader *y, struct error *err)
 	return 0;
 }
 
-static int scalar_to_json(const char *what, const yaml_event_t *ev, json_t **ret, struct error *err)
+static int scalar_to_json(const struct yaml_reader *y, const yaml_event_t *ev, json_t **ret,
+			  struct error *err)
 {
 	const char *s = (const char *)ev->data.scalar.value;
 	size_t len = ev->data.scalar.length;
 	json_t *j;
 
 	if (memchr(s, '\0', len))
-		return error_set(err, -EINVAL, "Invalid %s: a value contains a NUL byte", what);
+		return error_set(err, -EINVAL, "Invalid %s: a value contains a NUL byte", y->what);
 	j = json_stringn(s, len);
 	if (!j)
-		return error_set(err, -EINVAL, "Invalid %s: a value is not valid UTF-8", what);
+		return error_set(err, -EINVAL, "Invalid %s: a value is not valid UTF-8", y->what);
 	*ret = j;
 	return 0;
 }
@@ -65,7 +70,7 @@ static int node_to_json(struct yaml_reader *y, unsigned depth, json_t **ret, str
 
 	switch (y->event.type) {
 	case YAML_SCALAR_EVENT:
-		return scalar_to_json(y->what, &y->event, ret, err);
+		return scalar_to_json(y, &y->event, ret, err);
 	case YAML_ALIAS_EVENT:
 		return error_set(err, -EINVAL, "Invalid %s: aliases are not allowed", y->what);
 	case YAML_SEQUENCE_START_EVENT:
@@ -126,7 +131,7 @@ static int node_to_json(struct yaml_reader *y, unsigned depth, json_t **ret, str
 	return 0;
 }
 
-int yaml_to_json(const char *data, size_t len, const char *what, json_t **ret, struct error *err)
+int yaml_in_parse(const char *data, size_t len, const char *what, json_t **ret, struct error *err)
 {
 	struct yaml_reader y = { .what = what, .has_event = false };
 	int r;
@@ -139,7 +144,7 @@ int yaml_to_json(const char *data, size_t len, const char *what, json_t **ret, s
 	if (r == 0)
 		r = reader_next(&y, err);
 	if (r == 0 && y.event.type != YAML_DOCUMENT_START_EVENT)
-		r = error_set(err, -EINVAL, "Invalid %s: the document is empty", what);
+		r = error_set(err, -EINVAL, "Invalid %s: the file is empty", y.what);
 	if (r == 0)
 		r = reader_next(&y, err);
 	if (r == 0)

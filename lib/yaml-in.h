@@ -1,16 +1,16 @@
-/* lib/yaml-in.h: YAML documents read as JSON (image metadata.yaml, `lodged init --preseed`).
+/* lib/yaml-in.c: YAML documents read into JSON (image metadata.yaml, `lodge ... edit`).
  *
- * Every scalar becomes a JSON string (LXD's config values are strings anyway; callers
- * check types they need). Aliases, non-string keys, duplicate keys, NUL bytes, invalid
- * UTF-8, more than 100000 nodes and nesting deeper than 32 levels are refused, with
- * messages that start "Invalid <what>: ".
+ * Scalars all become JSON strings (YAML 1.1 typing is the reader's business: "true" stays
+ * "true"); mappings become objects, sequences arrays. Aliases, duplicate keys, NUL bytes and
+ * invalid UTF-8 are refused, depth and node count are capped. Pure; never blocks.
  */
 #pragma once
 
 #include <jansson.h>
 #include <stddef.h>
 
-#include "lib/error.h"
+#include "error.h"
 
-/* The first document of data (len bytes) as a new JSON value. */
-int yaml_to_json(const char *data, size_t len, const char *what, json_t **ret, struct error *err);
+/* The first document of data (len bytes) as JSON in *ret (the caller's). Messages start
+ * with "Invalid <what>: " ("Invalid metadata.yaml: aliases are not allowed"); -EINVAL. */
+int yaml_in_parse(const char *data, size_t len, const char *what, json_t **ret, struct error *err);
