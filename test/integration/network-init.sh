@@ -115,4 +115,32 @@ done
 assert_match "$addr" '^10\.203\.0\.[0-9]+ \(eth0\)$' "c1 leased on t1"
 lxc delete -f c1 || fail "lxc delete c1"
 
+# --- pylxd drives networks the same way.
+out=$("$PYTHON" - <<'PY' 2>&1
+import pylxd
+c = pylxd.Client()
+n = c.networks.create("pn1", description="from pylxd", type="bridge",
+                      config={"ipv4.address": "10.210.0.1/24", "ipv6.address": "none"})
+assert n.managed, n
+n = c.networks.get("pn1")
+n.config["bridge.mtu"] = "1450"
+n.description = "changed"
+n.save(wait=True)
+n = c.networks.get("pn1")
+assert n.config["bridge.mtu"] == "1450" and n.description == "changed", n.config
+assert "/1.0/profiles/p1" in c.networks.get("t1").used_by
+# (pylxd 2.2's rename POSTs to /1.0/networks, creating a network, on LXD too: not used.)
+n.delete()
+assert not c.networks.exists("pn1")
+try:
+    c.networks.create("pn3", config={"bogus": "1"})
+    raise SystemExit("bogus key accepted")
+except pylxd.exceptions.LXDAPIException as e:
+    assert "Unknown configuration key 'bogus'" in str(e), e
+print("ok")
+PY
+) || fail "pylxd networks: $out"
+assert_eq "$out" ok "pylxd networks"
+in_ns test -e /sys/class/net/pn1 && fail "pn1 left"
+
 echo "PASS"
