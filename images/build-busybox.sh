@@ -82,12 +82,16 @@ cat >"$root/etc/udhcpc/default.script" <<'SCRIPT'
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 case "$1" in
 deconfig)
-	ip addr flush dev "$interface"
+	# IPv4 only: the IPv6 addresses (link-local, SLAAC) are not DHCP's.
+	ip -4 addr flush dev "$interface"
 	ip link set "$interface" up
 	;;
 bound | renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/${mask:-24}" dev "$interface"
+	# A renewal of the same address changes nothing.
+	if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/${mask:-24} "; then
+		ip -4 addr flush dev "$interface"
+		ip addr add "$ip/${mask:-24}" dev "$interface"
+	fi
 	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
 	: >/etc/resolv.conf
 	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
