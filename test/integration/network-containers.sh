@@ -108,6 +108,22 @@ lxc exec c1 -- ping -c 1 -W 2 192.0.2.2 >/dev/null || fail "NAT: c1 cannot ping 
 assert_eq "$(lxc exec c1 -- nc 192.0.2.2 9999 </dev/null)" hello "NAT: TCP to upstream"
 wait "$UP_PID" || fail "upstream saw no connection"
 assert_eq "$(cat "$LODGE_DIR/peer")" 192.0.2.1 "upstream sees the NAT'd source address"
+# IPv6 too, when lodgebr0 has an IPv6 subnet (auto: NAT66 on): c1's SLAAC address is
+# masqueraded behind the namespace's upstream address.
+if [ "$(lxc network get lodgebr0 ipv6.address)" != none ] &&
+	[ -n "$(lxc network get lodgebr0 ipv6.address)" ]; then
+	assert_eq "$(lxc network get lodgebr0 ipv6.nat)" true "lodgebr0 ipv6.nat"
+	in_ns ip -6 addr add 2001:db8:2::1/64 dev vu0 nodad
+	ip -n "$UPSTREAM_NS" -6 addr add 2001:db8:2::2/64 dev vu1 nodad
+	in_ns ip -6 route add default via 2001:db8:2::2
+	for _ in $(seq 50); do
+		lxc exec c1 -- ip -6 route show default | grep -q via && break
+		sleep 0.1
+	done
+	lxc exec c1 -- ping -6 -c 1 -W 2 2001:db8:2::2 >/dev/null ||
+		lxc exec c1 -- ping -6 -c 2 -W 2 2001:db8:2::2 >/dev/null ||
+		fail "NAT66: c1 cannot ping upstream: $(lxc exec c1 -- ip -6 addr 2>&1; lxc exec c1 -- ip -6 route 2>&1)"
+fi
 
 # --- Static ipv4.address: refused outside the subnet, honoured inside it.
 lxc stop -f c2 || fail "lxc stop c2"
