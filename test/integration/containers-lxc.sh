@@ -30,6 +30,9 @@ set -e
 assert_eq "$rc" 7 "exec exit code"
 assert_eq "$(lxc exec c1 --env FOO=bar -- sh -c 'echo $FOO')" bar "exec --env"
 assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
+# More stdin than lodged buffers, to a reader slower than the client: nothing is lost
+# (the client's stream is paused, not cut).
+assert_eq "$(head -c 50M /dev/zero | lxc exec c1 -- sh -c 'sleep 1; wc -c' | tr -d ' ')" 52428800 "exec stdin with back pressure"
 assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
 assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
 assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
@@ -127,6 +130,8 @@ fi
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
 lxc snapshot c1 s0 || fail "snapshot"
+out=$(lxc snapshot c1 s0 2>&1) && fail "a second snapshot s0 was accepted"
+assert_match "$out" "Snapshot 'c1/s0' already exists" "duplicate snapshot message"
 lxc exec c1 -- sh -c 'echo after > /root/state'
 assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
 lxc restore c1 s0 || fail "restore"
@@ -168,6 +173,24 @@ assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after stop"
 lxc start c1 || fail "start"
 lxc restart c1 -f || fail "restart"
 assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after restart"
+# A reboot or a poweroff from inside: lodged's idea of the status follows (it remembers a
+# running container's init and notices when that exits).
+pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
+lxc exec c1 -- reboot || fail "reboot inside"
+for _ in $(seq 100); do
+	pid_now=$(lxc info c1 | awk '/^PID:/ {print $2}')
+	[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] && [ "$(lxc list c1 -c s --format csv)" = RUNNING ] && break
+	sleep 0.1
+done
+[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] || fail "no new init after a reboot inside ($pid_before, ${pid_now:-none})"
+assert_eq "$(lxc exec c1 -- echo back)" back "exec after a reboot inside"
+lxc exec c1 -- poweroff || fail "poweroff inside"
+for _ in $(seq 100); do
+	[ "$(lxc list c1 -c s --format csv)" = STOPPED ] && break
+	sleep 0.1
+done
+assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after a poweroff inside"
+lxc start c1 || fail "start after a poweroff inside"
 
 # lodged killed: the container keeps running and lodged re-attaches to it.
 pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
