@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "lib/fs.h"
 #include "lib/http-client.h"
 #include "lib/json.h"
+#include "lib/multipart.h"
 #include "lib/str.h"
 /* Last, so that no system header follows its macros. */
 #include "lib/banned.h"
@@ -302,11 +304,94 @@ static int image_import_run(struct cli *cli, struct error *err)
 	return r;
 }
 
+/* Splitting an exported split image's multipart body: "metadata" to one file, the root
+ * filesystem to the other, as `lxc image export` writes TARGET and TARGET.root. */
+struct export_split {
+	int meta, rootfs, cur;
+};
+
+static int split_begin(void *data, const char *name, const char *filename, struct error *err)
+{
+	struct export_split *x = data;
+
+	if (streq(name, "metadata"))
+		x->cur = x->meta;
+	else if (streq(name, "rootfs") || streq(name, "rootfs.img"))
+		x->cur = x->rootfs;
+	else
+		return error_set(err, -EPROTO, "Unexpected part in the exported image");
+	return 0;
+}
+
+static int split_data(void *data, const void *buf, size_t len, struct error *err)
+{
+	struct export_split *x = data;
+
+	if (write_all_fd(x->cur, buf, len) < 0)
+		return error_errno(err, -errno, "Failed to write the exported image");
+	return 0;
+}
+
+static int split_end(void *data, struct error *err)
+{
+	return 0;
+}
+
+static const struct multipart_ops split_ops = {
+	.part_begin = split_begin,
+	.part_data = split_data,
+	.part_end = split_end,
+};
+
+/* Splits the multipart body in fd into target and target.root. */
+static int export_split(int fd, const char *ctype, const char *target, struct error *err)
+{
+	autofree char *boundary = NULL, *root = str_printf("%s.root", target);
+	autofree char *buf = xmalloc(1u << 16);
+	autoclose int meta = -1, rootfs = -1;
+	struct multipart_parser p;
+	struct export_split x;
+	off_t off = 0;
+	int r;
+
+	r = multipart_boundary(ctype, &boundary, err);
+	if (r < 0)
+		return r;
+	meta = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	rootfs = open(root, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (meta < 0 || rootfs < 0)
+		return error_errno(err, -errno, "Failed to create '%s'", meta < 0 ? target : root);
+	x = (struct export_split){ .meta = meta, .rootfs = rootfs, .cur = -1 };
+	multipart_init(&p, boundary, &split_ops, &x);
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1u << 16, off);
+
+		if (n < 0) {
+			r = error_errno(err, -errno, "Failed to read the exported image");
+			break;
+		}
+		if (n == 0) {
+			r = multipart_finish(&p, err);
+			break;
+		}
+		off += n;
+		r = multipart_feed(&p, buf, (size_t)n, err);
+		if (r < 0)
+			break;
+	}
+	multipart_release(&p);
+	if (r < 0) {
+		(void)unlink(target);
+		(void)unlink(root);
+	}
+	return r;
+}
+
 static int image_export_run(struct cli *cli, struct error *err)
 {
 	autoclean(http_response_release) struct http_response http = HTTP_RESPONSE_INIT;
 	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
-	autofree char *fp = NULL, *path = NULL, *target = NULL;
+	autofree char *fp = NULL, *path = NULL, *target = NULL, *tmp = NULL;
 	autoclose int out = -1;
 	const char *ctype;
 	int r;
@@ -315,25 +400,21 @@ static int image_export_run(struct cli *cli, struct error *err)
 	if (r < 0)
 		return r;
 	target = cli->n_args > 1 ? xstrdup(cli->args[1]) : str_printf("%s.tar", fp);
-	out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	tmp = str_printf("%s.part", target);
+	out = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0)
-		return error_errno(err, -errno, "Failed to create '%s'", target);
+		return error_errno(err, -errno, "Failed to create '%s'", tmp);
 	path = str_printf("/1.0/images/%s/export", fp);
 	r = raw_query(cli, "GET", path, NULL, -1, out, &http, &resp, err);
-	if (r < 0) {
-		(void)unlink(target);
-		return r;
-	}
 	ctype = http_response_header(&http, "Content-Type");
-	if (ctype && str_has_prefix(ctype, "multipart/")) {
-		/* A split image comes as multipart/form-data: kept as received. */
-		if (!cli->quiet)
-			printf("Split image exported as multipart/form-data to: %s\n", target);
-		return 0;
-	}
-	if (!cli->quiet)
+	if (r == 0 && ctype && multipart_is_form_data(ctype))
+		r = export_split(out, ctype, target, err);
+	else if (r == 0 && rename(tmp, target) < 0)
+		r = error_errno(err, -errno, "Failed to create '%s'", target);
+	(void)unlink(tmp);
+	if (r == 0 && !cli->quiet)
 		printf("Image exported successfully!\n");
-	return 0;
+	return r;
 }
 
 /* --- aliases ----------------------------------------------------------------------------- */
@@ -525,7 +606,7 @@ static const struct command command_image_import = {
 static const struct command command_image_export = {
 	.name = "export",
 	.args = "<image> [<target>]",
-	.summary = "Export an image's file (a split image as the multipart body it came in)",
+	.summary = "Export an image's file (a split one as <target> and <target>.root)",
 	.min_args = 1,
 	.max_args = 2,
 	.run = image_export_run,
