@@ -346,40 +346,17 @@ static const struct multipart_ops split_ops = {
 /* Splits the multipart body in fd into target and target.root. */
 static int export_split(int fd, const char *ctype, const char *target, struct error *err)
 {
-	autofree char *boundary = NULL, *root = str_printf("%s.root", target);
-	autofree char *buf = xmalloc(1u << 16);
+	autofree char *root = str_printf("%s.root", target);
 	autoclose int meta = -1, rootfs = -1;
-	struct multipart_parser p;
 	struct export_split x;
-	off_t off = 0;
 	int r;
 
-	r = multipart_boundary(ctype, &boundary, err);
-	if (r < 0)
-		return r;
 	meta = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	rootfs = open(root, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (meta < 0 || rootfs < 0)
 		return error_errno(err, -errno, "Failed to create '%s'", meta < 0 ? target : root);
 	x = (struct export_split){ .meta = meta, .rootfs = rootfs, .cur = -1 };
-	multipart_init(&p, boundary, &split_ops, &x);
-	for (;;) {
-		ssize_t n = pread(fd, buf, 1u << 16, off);
-
-		if (n < 0) {
-			r = error_errno(err, -errno, "Failed to read the exported image");
-			break;
-		}
-		if (n == 0) {
-			r = multipart_finish(&p, err);
-			break;
-		}
-		off += n;
-		r = multipart_feed(&p, buf, (size_t)n, err);
-		if (r < 0)
-			break;
-	}
-	multipart_release(&p);
+	r = multipart_parse_fd(fd, ctype, &split_ops, &x, err);
 	if (r < 0) {
 		(void)unlink(target);
 		(void)unlink(root);

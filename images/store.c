@@ -25,8 +25,6 @@
 
 #include "lib/banned.h"
 
-#define BODY_BLOCK (256u << 10)
-
 static void evp_freep(EVP_MD_CTX **ctx)
 {
 	EVP_MD_CTX_free(*ctx);
@@ -128,36 +126,9 @@ static const struct multipart_ops split_ops = {
 
 static int split_body(int body, const char *content_type, struct split *s, struct error *err)
 {
-	autofree char *boundary = NULL;
-	autofree char *buf = NULL;
-	struct multipart_parser p;
 	int r;
 
-	r = multipart_boundary(content_type, &boundary, err);
-	if (r < 0)
-		return r;
-	if (lseek(body, 0, SEEK_SET) < 0)
-		return error_errno(err, -errno, "Failed to read the uploaded image");
-	buf = xmalloc(BODY_BLOCK);
-	multipart_init(&p, boundary, &split_ops, s);
-	for (;;) {
-		ssize_t n = read(body, buf, BODY_BLOCK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = error_errno(err, -errno, "Failed to read the uploaded image");
-			break;
-		}
-		if (n == 0) {
-			r = multipart_finish(&p, err);
-			break;
-		}
-		r = multipart_feed(&p, buf, (size_t)n, err);
-		if (r < 0)
-			break;
-	}
-	multipart_release(&p);
+	r = multipart_parse_fd(body, content_type, &split_ops, s, err);
 	if (r == 0 && s->part != 2)
 		r = error_set(err, -EINVAL, "Invalid multipart image: expected 2 parts, got %zu",
 			      s->part);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -278,4 +279,39 @@ int multipart_finish(struct multipart_parser *p, struct error *err)
 	if (p->state != MULTIPART_EPILOGUE)
 		return error_set(err, -EINVAL, "Multipart body ended before its closing boundary");
 	return 0;
+}
+
+int multipart_parse_fd(int fd, const char *content_type, const struct multipart_ops *ops,
+		       void *data, struct error *err)
+{
+	autofree char *boundary = NULL, *buf = NULL;
+	struct multipart_parser p;
+	off_t off = 0;
+	int r;
+
+	r = multipart_boundary(content_type, &boundary, err);
+	if (r < 0)
+		return r;
+	buf = xmalloc(1u << 18);
+	multipart_init(&p, boundary, ops, data);
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1u << 18, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = error_errno(err, -errno, "Failed to read the multipart body");
+			break;
+		}
+		if (n == 0) {
+			r = multipart_finish(&p, err);
+			break;
+		}
+		off += n;
+		r = multipart_feed(&p, buf, (size_t)n, err);
+		if (r < 0)
+			break;
+	}
+	multipart_release(&p);
+	return r;
 }

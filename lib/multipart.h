@@ -63,3 +63,9 @@ int multipart_feed(struct multipart_parser *p, const void *buf, size_t len, stru
 
 /* Call at the end of the body: -EINVAL unless the closing delimiter was seen. */
 int multipart_finish(struct multipart_parser *p, struct error *err);
+
+/* Parses the whole multipart/form-data body in fd (read from its start with pread) whose
+ * Content-Type is content_type, calling ops with data: multipart_init(), feed and finish in
+ * one call. Blocks on reads. */
+int multipart_parse_fd(int fd, const char *content_type, const struct multipart_ops *ops,
+		       void *data, struct error *err);
