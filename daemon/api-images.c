@@ -364,31 +364,74 @@ static void publish_progress(void *data, uint64_t done, uint64_t total)
 		op, json_pack("{s:s}", "create_image_from_container_pack_progress", msg));
 }
 
-/* Packs the stopped instance into a temporary file in images/ (*ret_fd). */
+/* A snapshot is packed from a temporary copy of it (a clone within the pool), mounted
+ * without an id map: the files show as stored, the container's own ids. *ret_tmp names
+ * the copy, *ret_rootfs its mounted root. A crash leaves the copy for instances_reconcile()
+ * at the next start. */
+static int snapshot_mount(struct daemon *d, struct instance *inst, const char *snap,
+			  struct storage_pool **ret_pool, char **ret_tmp, char **ret_rootfs,
+			  struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autofree char *src = str_printf("%s/%s", inst->name, snap);
+	autofree char *hex = random_hex(6);
+	autofree char *tmp = str_printf("lodge-publish-%s", hex);
+	char *rootfs = NULL;
+	int r;
+
+	if (!instance_root_pool(inst))
+		return error_set(err, -EINVAL, "Instance '%s' has no root disk", inst->name);
+	r = storage_pool_load(d->db, d->dir, instance_root_pool(inst), &pool, err);
+	if (r == 0)
+		r = storage_instance_copy(pool, src, pool, tmp, 0, err);
+	if (r < 0)
+		return r;
+	r = storage_instance_mount(pool, tmp, NULL, &rootfs, err);
+	if (r < 0) {
+		(void)storage_instance_delete(pool, tmp, NULL);
+		return r;
+	}
+	*ret_pool = take_ptr(pool);
+	*ret_tmp = take_ptr(tmp);
+	*ret_rootfs = rootfs;
+	return 0;
+}
+
+/* Packs the stopped instance, or a snapshot ("c1/snap0"), into a temporary file in images/
+ * (*ret_fd). */
 static int publish_pack(struct publish_job *job, struct operation *op, int *ret_fd,
 			struct error *err)
 {
 	struct instance_env env = { .db = job->d->db, .dir = job->d->dir };
 	autoclean(instance_freep) struct instance *inst = NULL;
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
 	autofree char *vol = NULL, *images = str_printf("%s/images", job->d->dir);
+	autofree char *name = xstrndup(job->instance, strcspn(job->instance, "/"));
+	autofree char *tmp = NULL, *snap_rootfs = NULL;
+	const char *snap = strchr(job->instance, '/');
+	const char *rootfs = NULL;
 	autoclose int rootfd = -1, out = -1;
 	struct image_pack_args a;
 	uint32_t shift = 0;
 	int r;
 
-	instance_lock(job->instance);
-	r = instance_load(job->d->db, job->instance, &inst, err);
+	instance_lock(name);
+	r = instance_load(job->d->db, name, &inst, err);
 	if (r < 0)
 		goto out;
-	if (instance_is_running(&env, inst)) {
+	if (snap) {
+		r = snapshot_mount(job->d, inst, snap + 1, &pool, &tmp, &snap_rootfs, err);
+		rootfs = snap_rootfs;
+	} else if (instance_is_running(&env, inst)) {
 		r = error_set(err, -EBUSY, "Instance '%s' is running: stop it before publishing",
-			      job->instance);
-		goto out;
+			      name);
+	} else {
+		r = instance_rootfs_open(&env, inst, &rootfd, &shift, err);
+		rootfs = inst->rootfs;
 	}
-	r = instance_rootfs_open(&env, inst, &rootfd, &shift, err);
 	if (r < 0)
 		goto out;
-	vol = xstrndup(inst->rootfs, (size_t)(strrchr(inst->rootfs, '/') - inst->rootfs));
+	vol = xstrndup(rootfs, (size_t)(strrchr(rootfs, '/') - rootfs));
 	(void)mkdir(images, 0700);
 	out = open(images, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (out < 0) {
@@ -397,7 +440,7 @@ static int publish_pack(struct publish_job *job, struct operation *op, int *ret_
 	}
 	a = (struct image_pack_args){
 		.vol_path = vol,
-		.rootfs_path = inst->rootfs,
+		.rootfs_path = rootfs,
 		.shift = shift,
 		.architecture = inst->architecture,
 		.properties = job->properties,
@@ -408,7 +451,11 @@ static int publish_pack(struct publish_job *job, struct operation *op, int *ret_
 	if (r == 0)
 		*ret_fd = take_fd(out);
 out:
-	instance_unlock(job->instance);
+	if (tmp) {
+		(void)storage_instance_unmount(pool, tmp, NULL);
+		(void)storage_instance_delete(pool, tmp, NULL);
+	}
+	instance_unlock(name);
 	return r;
 }
 
@@ -536,13 +583,22 @@ static int images_publish(struct api_request *req, const json_t *body, const jso
 	struct operation *op;
 	int r;
 
-	if (streq(json_get_str(source, "type"), "snapshot"))
-		return api_reply_errorf(req, -EOPNOTSUPP,
-					"Publishing snapshots is not supported yet");
+	bool snapshot = streq(json_get_str(source, "type"), "snapshot");
+	const char *slash = name ? strchr(name, '/') : NULL;
+	autofree char *inst_name = NULL;
+
 	if (str_is_empty(name))
 		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source name");
-	if (!instance_name_is_valid(name))
-		return api_reply_errorf(req, -EINVAL, "Invalid instance name '%s'",
+	if (snapshot != (slash != NULL))
+		return api_reply_errorf(
+			req, -EINVAL,
+			snapshot ? "Invalid snapshot name '%s': expected <instance>/<snapshot>"
+				 : "Invalid instance name '%s'",
+			str_is_single_line(name) ? name : "?");
+	inst_name = xstrndup(name, strcspn(name, "/"));
+	if (!instance_name_is_valid(inst_name) || (slash && !object_name_is_valid(slash + 1)))
+		return api_reply_errorf(req, -EINVAL, "Invalid %s name '%s'",
+					snapshot ? "snapshot" : "instance",
 					str_is_single_line(name) ? name : "?");
 	job = xcalloc(1, sizeof(*job));
 	job->d = req->d;

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Publishing: `lxc publish` of a stopped container (aliases, properties, compression), the
-# image launches with the container's files and ids; every compression round-trips through
+# Publishing: `lxc publish` of a stopped container (aliases, properties, compression) and of
+# a snapshot, the image launches with the container's files and ids; every compression round-trips through
 # export byte for byte; bad requests fail with a clear error and store nothing.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -77,6 +77,20 @@ for comp in none xz zstd bzip2; do
 	bzip2) bzip2 -dc "$work/export" | tar -t >/dev/null ;;
 	esac || fail "the $comp export is not a $comp tarball"
 done
+
+# --- a snapshot: what the container held when it was taken ----------------------------------
+lxc snapshot c1 snap0 || fail "lxc snapshot"
+printf 'changed\n' >"$work/marker2"
+lxc file push "$work/marker2" c1/root/marker || fail "change the file after the snapshot"
+out=$(lxc publish c1/snap0 --alias fromsnap 2>&1) || fail "lxc publish c1/snap0: $out"
+sfp=$(sed -n 's/.*fingerprint: \([0-9a-f]*\).*/\1/p' <<<"$out")
+assert_eq "$(tar -xzf "$LODGE_DIR/images/$sfp" -O rootfs/root/marker)" published "the snapshot's content"
+assert_eq "$(tar -tvzf "$LODGE_DIR/images/$sfp" --numeric-owner rootfs/root/marker | awk '{print $2}')" 1000/1001 "snapshot ids"
+assert_eq "$(ls "$LODGE_DIR/storage-pools/default/containers" | grep -c '^lodge-publish' || true)" 0 "no temporary volume left"
+op=$(expect_status 202 POST /1.0/images '{"source":{"type":"snapshot","name":"c1/nope"}}' | jq -r .operation)
+assert_eq "$(wait_op "$op" | jq -r .metadata.status)" Failure "publishing a missing snapshot"
+assert_eq "$(ls "$LODGE_DIR/storage-pools/default/containers" | grep -c '^lodge-publish' || true)" 0 "no temporary volume after a failure"
+expect_status 400 POST /1.0/images '{"source":{"type":"snapshot","name":"c1"}}' >/dev/null
 
 # --- refused: nothing stored ----------------------------------------------------------------
 n=$(count_images)
