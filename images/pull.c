@@ -43,7 +43,17 @@ struct pull {
 	struct http_tls_options tls;
 	char *pinned; /* fingerprint of source->certificate */
 	const char *images_dir;
+	struct db *db;
 };
+
+/* True when the store already holds the image with full fingerprint fp: nothing to
+ * download (and a one-time secret is not spent). */
+static bool pull_have(const struct pull *p, const char *fp)
+{
+	autoclean(db_image_freep) struct db_image *img = NULL;
+
+	return db_image_get(p->db, fp, &img, NULL) == 0 && streq(img->fingerprint, fp);
+}
 
 static void pull_release(struct pull *p)
 {
@@ -212,7 +222,7 @@ static int pull_lxd(struct pull *p, const struct image_pull_source *src, char **
 		return error_set(err, -EIO, "The server sent an image without a valid fingerprint");
 	free(fp);
 	fp = xstrdup(target);
-	if (!ret_fd) { /* already stored here: the fingerprint is all we need */
+	if (pull_have(p, fp)) {
 		*ret_fp = take_ptr(fp);
 		return 0;
 	}
@@ -379,7 +389,7 @@ static int pull_simplestreams(struct pull *p, const struct image_pull_source *sr
 		return error_set(err, -ENOENT, "The server has no image '%s' for %s",
 				 str_is_single_line(name) ? name : "?", host_arch);
 	*ret_fp = xstrdup(best.fingerprint);
-	if (!ret_meta) /* already stored */
+	if (pull_have(p, best.fingerprint))
 		return 0;
 	r = ss_item_download(p, best.meta, ret_meta, err);
 	if (r == 0 && best.root)
@@ -432,17 +442,7 @@ int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_sou
 		return r;
 	(void)mkdir(images_dir, 0700);
 	p.images_dir = images_dir;
-
-	/* What the server calls the image first: a copy we already hold is used as is. */
-	r = ss ? pull_simplestreams(&p, src, vm, &fp, NULL, NULL, err)
-	       : pull_lxd(&p, src, &fp, NULL, NULL, err);
-	if (r < 0)
-		return r;
-	if (db_image_get(db, fp, ret, NULL) == 0 && streq((*ret)->fingerprint, fp))
-		return 0;
-	free(fp);
-	fp = NULL;
-
+	p.db = db;
 	if (ss) {
 		r = pull_simplestreams(&p, src, vm, &fp, &meta, &root, err);
 		if (r == 0 && root >= 0) {
@@ -467,6 +467,9 @@ int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_sou
 	}
 	if (r < 0)
 		return r;
+	/* Nothing downloaded: a copy we already hold is used as it is. */
+	if (up.fd < 0)
+		return db_image_get(db, fp, ret, err);
 	up.fingerprint = fp;
 	return image_import(db, lodge_dir, &up, ret, NULL, NULL, err);
 }
