@@ -575,6 +575,18 @@ static int publish_job_parse(struct publish_job *job, const json_t *body, struct
 	return 0;
 }
 
+/* The server's images.compression_algorithm (gzip unless set), for a publish that names
+ * none. */
+static char *default_compression(struct daemon *d)
+{
+	autojson json_t *cfg = NULL;
+
+	if (db_config_load(d->db, &cfg, NULL) < 0)
+		return NULL;
+	return xstrdup(config_get(&server_config_schema, cfg, "images.compression_algorithm")
+			       ?: "gzip");
+}
+
 static int images_publish(struct api_request *req, const json_t *body, const json_t *source)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
@@ -608,6 +620,10 @@ static int images_publish(struct api_request *req, const json_t *body, const jso
 	if (r < 0) {
 		publish_job_free(job);
 		return api_reply_error(req, &err);
+	}
+	if (str_is_empty(job->compression)) {
+		free(job->compression);
+		job->compression = default_compression(req->d);
 	}
 	op = operation_new(req->d, OPERATION_TASK, "Creating image", NULL, &publish_ops, job);
 	return op_start_reply(req, op, "Failed to start publishing");

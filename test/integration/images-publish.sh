@@ -78,6 +78,13 @@ for comp in none xz zstd bzip2; do
 	esac || fail "the $comp export is not a $comp tarball"
 done
 
+# The server's images.compression_algorithm is the default.
+lxc config set images.compression_algorithm xz || fail "images.compression_algorithm"
+op=$(expect_status 202 POST /1.0/images '{"source":{"type":"instance","name":"c1"}}' | jq -r .operation)
+f=$(wait_op "$op" | jq -r .metadata.metadata.fingerprint)
+assert_eq "$(head -c6 "$LODGE_DIR/images/$f" | od -An -tx1 | tr -d ' ')" fd377a585a00 "xz from images.compression_algorithm"
+lxc config unset images.compression_algorithm
+
 # --- a snapshot: what the container held when it was taken ----------------------------------
 lxc snapshot c1 snap0 || fail "lxc snapshot"
 printf 'changed\n' >"$work/marker2"
