@@ -87,8 +87,8 @@ static int pull_init(struct pull *p, const struct image_pull_source *src, struct
 /* GET path (under the server's URL path) into *ret (body in memory) or, when out_fd >= 0,
  * into out_fd. A non-2xx answer fails with the server's message when it sent an LXD
  * envelope. */
-static int pull_get(struct pull *p, const char *path, int out_fd, struct http_response *ret,
-		    struct error *err)
+static int pull_get(struct pull *p, const char *path, int out_fd, uint64_t max_fd,
+		    struct http_response *ret, struct error *err)
 {
 	autoclean(http_conn_freep) struct http_conn *conn = NULL;
 	autofree char *target = str_printf("%s%s", p->url.path, path);
@@ -110,6 +110,7 @@ static int pull_get(struct pull *p, const char *path, int out_fd, struct http_re
 			    .body_to_fd = out_fd >= 0,
 			    .response_fd = out_fd,
 			    .max_body = PULL_JSON_MAX,
+			    .max_fd_body = max_fd,
 		    },
 		    ret, err);
 	if (r < 0) {
@@ -130,7 +131,7 @@ static int pull_get_api(struct pull *p, const char *path, json_t **ret, struct e
 	autoclean(lxd_response_release) struct lxd_response lresp = LXD_RESPONSE_INIT;
 	int r;
 
-	r = pull_get(p, path, -1, &resp, err);
+	r = pull_get(p, path, -1, 0, &resp, err);
 	if (r == 0)
 		r = lxd_response_parse(resp.status, resp.body, resp.body_len, &lresp, err);
 	if (r < 0)
@@ -145,7 +146,7 @@ static int pull_get_json(struct pull *p, const char *path, json_t **ret, struct 
 	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
 	int r;
 
-	r = pull_get(p, path, -1, &resp, err);
+	r = pull_get(p, path, -1, 0, &resp, err);
 	if (r == 0)
 		r = json_parse(resp.body ? resp.body : "", resp.body_len, false, ret, err);
 	if (r < 0) {
@@ -155,9 +156,20 @@ static int pull_get_json(struct pull *p, const char *path, json_t **ret, struct 
 	return 0;
 }
 
+/* The most bytes a download may bring: the size the server announced (a JSON number) plus
+ * slack for a multipart wrapping, or the cap on any image when it announced none. */
+static uint64_t download_cap(const json_t *size, uint64_t slack)
+{
+	json_int_t n = json_integer_value(size);
+
+	if (!json_is_integer(size) || n <= 0 || (uint64_t)n > image_limits_default.max_unpacked)
+		return image_limits_default.max_unpacked;
+	return (uint64_t)n + slack;
+}
+
 /* Downloads path to a new unnamed file in images/ (*ret_fd), with its Content-Type. */
-static int pull_download(struct pull *p, const char *path, int *ret_fd, char **ret_ctype,
-			 struct error *err)
+static int pull_download(struct pull *p, const char *path, uint64_t max, int *ret_fd,
+			 char **ret_ctype, struct error *err)
 {
 	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
 	autoclose int fd = open(p->images_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -166,7 +178,7 @@ static int pull_download(struct pull *p, const char *path, int *ret_fd, char **r
 
 	if (fd < 0)
 		return error_errno(err, -errno, "Failed to create a temporary file in images/");
-	r = pull_get(p, path, fd, &resp, err);
+	r = pull_get(p, path, fd, max, &resp, err);
 	if (r < 0)
 		return r;
 	ctype = http_response_header(&resp, "Content-Type");
@@ -228,7 +240,8 @@ static int pull_lxd(struct pull *p, const struct image_pull_source *src, char **
 	}
 	free(path);
 	path = str_printf("/1.0/images/%s/export%s", fp, query ? query : "");
-	r = pull_download(p, path, ret_fd, ret_ctype, err);
+	r = pull_download(p, path, download_cap(json_object_get(info, "size"), 1u << 20), ret_fd,
+			  ret_ctype, err);
 	if (r < 0)
 		return r;
 	*ret_fp = take_ptr(fp);
@@ -337,7 +350,8 @@ static int ss_item_download(struct pull *p, const json_t *item, int *ret_fd, str
 	if (!path || !sha || !str_is_single_line(path) || strstr(path, "..") || path[0] == '/')
 		return error_set(err, -EIO, "The simplestreams item has an invalid path or sha256");
 	target = str_printf("/%s", path);
-	r = pull_download(p, target, &fd, NULL, err);
+	r = pull_download(p, target, download_cap(json_object_get(item, "size"), 0), &fd, NULL,
+			  err);
 	if (r == 0)
 		r = image_file_sha256(fd, &got, err);
 	if (r < 0)

@@ -628,6 +628,7 @@ struct body_sink {
 	int fd;
 	uint64_t max;
 	uint64_t written;
+	uint64_t fd_max; /* 0: no cap on what goes to fd */
 };
 
 static int sink_add(struct body_sink *s, const void *data, size_t len, struct error *err)
@@ -635,6 +636,10 @@ static int sink_add(struct body_sink *s, const void *data, size_t len, struct er
 	int r;
 
 	if (s->to_fd) {
+		if (s->fd_max && len > s->fd_max - s->written)
+			return error_set(err, -EFBIG,
+					 "Reply from the server is larger than %llu bytes",
+					 (unsigned long long)s->fd_max);
 		r = write_all_fd(s->fd, data, len);
 		if (r < 0)
 			return error_errno(err, r, "Failed to write the reply");
@@ -793,6 +798,7 @@ static int read_body(struct http_conn *c, const struct http_request *req,
 		.to_fd = req->body_to_fd && resp->status / 100 == 2,
 		.fd = req->response_fd,
 		.max = req->max_body ? req->max_body : HTTP_BODY_MAX_DEFAULT,
+		.fd_max = req->max_fd_body,
 	};
 	const char *te = http_response_header(resp, "Transfer-Encoding");
 	uint64_t len = 0;

@@ -104,6 +104,8 @@ struct http_request {
 	bool body_to_fd;
 	int response_fd;
 	size_t max_body; /* 0: HTTP_BODY_MAX_DEFAULT */
+	/* The cap on a body streamed to response_fd: -EFBIG beyond it. 0: none. */
+	uint64_t max_fd_body;
 
 	/* Omit "Connection: close" so the connection can carry another request. */
 	bool keep_alive;

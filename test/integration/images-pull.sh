@@ -142,6 +142,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ss.key" -out "$work/ss.
 cp "$work/busybox.tar.xz" "$ss/files/combined.tar.xz"
 split=$(split_image_make "$work/busybox.tar.xz" "$ss/files/lxd.tar.xz" "$ss/files/root.squashfs" splitos)
 printf 'corrupt' >"$ss/files/bad.tar.xz"
+cp "$work/private.tar.gz" "$ss/files/liar.tar.gz"
 python3 - "$ss" "$pub" "$split" <<'PY'
 import hashlib, json, os, sys
 root, pub, split = sys.argv[1:]
@@ -165,6 +166,9 @@ products = {
           "20240101_0000": {"items": {
               "lxd.tar.xz": item("lxd.tar.xz", "lxd.tar.xz", combined_squashfs_sha256=split),
               "squashfs": item("root.squashfs", "squashfs")}}}},
+  "liar:1:amd64:default": {"aliases": "liar", "arch": "amd64", "os": "l", "release": "1",
+      "release_title": "1", "versions": {"20240101_0000": {"items": {"lxd_combined.tar.gz":
+          dict(item("liar.tar.gz", "lxd_combined.tar.gz"), size=1000)}}}},
   "corrupt:1:amd64:default": {"aliases": "corrupt", "arch": "amd64", "os": "c", "release": "1",
       "release_title": "1", "versions": {"20240101_0000": {"items": {"lxd_combined.tar.gz": bad}}}},
 }
@@ -197,6 +201,8 @@ n=$(count_images)
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"corrupt\",\"certificate\":$sscert}}")
 assert_eq "$(jq -r .status <<<"$op")" Failure "corrupt item"
 assert_match "$(jq -r .err <<<"$op")" "does not match its sha256" "hash mismatch message"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"liar\",\"certificate\":$sscert}}")
+assert_match "$(jq -r .err <<<"$op")" "larger than 1000 bytes" "a file longer than announced is cut off"
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"nope\",\"certificate\":$sscert}}")
 assert_match "$(jq -r .err <<<"$op")" "has no image 'nope'" "unknown simplestreams alias"
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb\"}}")

@@ -426,6 +426,36 @@ START_TEST(test_request_bytes)
 }
 END_TEST
 
+START_TEST(test_response_to_fd_capped)
+{
+	struct fake_reply reply = {
+		.data = "HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+	};
+	autofree char *path = str_printf("%s/out", unit_tmpdir);
+	struct http_response resp = HTTP_RESPONSE_INIT;
+	struct error err = ERROR_INIT;
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	struct http_request req = {
+		.method = "GET",
+		.target = "/big",
+		.body_to_fd = true,
+		.response_fd = fd,
+		.max_fd_body = 5,
+	};
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fetch(&reply, &req, &resp, &err), -EFBIG);
+	ck_assert_str_eq(error_message(&err), "Reply from the server is larger than 5 bytes");
+	error_clear(&err);
+	http_response_release(&resp);
+	req.max_fd_body = 11; /* exactly the body: fine */
+	ck_assert_int_eq(fetch(&reply, &req, &resp, &err), 0);
+	ck_assert_uint_eq(resp.written, 11);
+	http_response_release(&resp);
+	(void)close(fd);
+}
+END_TEST
+
 START_TEST(test_request_streams_fd)
 {
 	struct fake_reply reply = {
@@ -950,6 +980,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_response_hostile);
 	tcase_add_test(tc, test_response_body_cap);
 	tcase_add_test(tc, test_response_to_fd);
+	tcase_add_test(tc, test_response_to_fd_capped);
 	tcase_add_test(tc, test_request_bytes);
 	tcase_add_test(tc, test_request_streams_fd);
 	tcase_add_test(tc, test_request_rejects_injection);
