@@ -670,7 +670,13 @@ static int pull_run(struct operation *op, struct error *err)
 	json_t *a;
 	int r;
 
-	r = image_pull(job->d->db, job->d->dir, &src, &opts, &job->img, err);
+	if (streq(json_get_str(job->source, "type") ?: "", "url")) {
+		opts.update_source = NULL;
+		r = image_pull_url(job->d->db, job->d->dir, json_get_str(job->source, "url"), &opts,
+				   &job->img, err);
+	} else {
+		r = image_pull(job->d->db, job->d->dir, &src, &opts, &job->img, err);
+	}
 	if (r < 0)
 		return r;
 	json_array_foreach(job->aliases, i, a)
@@ -713,11 +719,20 @@ static int images_pull(struct api_request *req, const json_t *body, const json_t
 	if (mode && !streq(mode, "pull"))
 		return api_reply_errorf(req, -EOPNOTSUPP, "Image copy mode '%s' is not supported",
 					str_is_single_line(mode) ? mode : "?");
-	if (str_is_empty(src.server))
+	if (streq(json_get_str(source, "type") ?: "", "url")) {
+		const char *url = json_get_str(source, "url");
+
+		if (str_is_empty(url) || !str_is_single_line(url) ||
+		    !str_has_prefix(url, "https://"))
+			return api_reply_errorf(
+				req, -EINVAL,
+				"Invalid images JSON: the source needs an https:// url");
+	} else if (str_is_empty(src.server)) {
 		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source server");
-	if (str_is_empty(src.alias))
+	} else if (str_is_empty(src.alias))
 		src.alias = src.fingerprint; /* clients send aliases there too */
-	if (str_is_empty(src.alias) || !str_is_single_line(src.alias))
+	if (!streq(json_get_str(source, "type") ?: "", "url") &&
+	    (str_is_empty(src.alias) || !str_is_single_line(src.alias)))
 		return api_reply_errorf(
 			req, -EINVAL,
 			"Invalid images JSON: the source needs an alias or a fingerprint");
@@ -759,11 +774,8 @@ static int images_post_json(struct api_request *req, const char *data, size_t le
 	type = json_get_str(source, "type");
 	if (!json_is_object(source) || str_is_empty(type))
 		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source type");
-	if (streq(type, "image"))
+	if (streq(type, "image") || streq(type, "url"))
 		return images_pull(req, body, source);
-	if (streq(type, "url"))
-		return api_reply_errorf(req, -EOPNOTSUPP,
-					"Importing images from a URL is not supported yet");
 	if (streq(type, "instance") || streq(type, "container") || streq(type, "virtual-machine") ||
 	    streq(type, "snapshot"))
 		return images_publish(req, body, source);

@@ -222,6 +222,13 @@ json_t *image_pull_update_source(const struct image_pull_source *src);
 int image_pull(struct db *db, const char *lodge_dir, const struct image_pull_source *src,
 	       const struct image_upload *opts, struct db_image **ret, struct error *err);
 
+/* `lxc image import https://...` (source type "url", LXD's "direct" protocol): GET url (the
+ * server verified by the system CAs) must answer with LXD-Image-Hash (the fingerprint) and
+ * LXD-Image-URL headers; the file there is downloaded and imported like an upload, its
+ * fingerprint checked. An image already stored is returned as it is. Blocks. */
+int image_pull_url(struct db *db, const char *lodge_dir, const char *url,
+		   const struct image_upload *opts, struct db_image **ret, struct error *err);
+
 /* Refreshes the image from its update_source (an image pulled from another server): pulls
  * what its alias names now. When that is a new image, it takes the old one's aliases,
  * public flag, profiles, cached and auto_update state, and *ret_new is its fingerprint

@@ -93,7 +93,9 @@ static int pull_get(struct pull *p, const char *path, int out_fd, uint64_t max_f
 	autoclean(http_conn_freep) struct http_conn *conn = NULL;
 	autofree char *target = str_printf("%s%s", p->url.path, path);
 	autoclean(lxd_response_release) struct lxd_response lresp = LXD_RESPONSE_INIT;
-	const char *headers[] = { "User-Agent: lodge", NULL };
+	/* LXD's "direct" URL protocol asks what the server may pick from. */
+	const char *headers[] = { "User-Agent: lodge", "LXD-Server-Architectures: x86_64,i686",
+				  "LXD-Server-Version: 5.0.2", NULL };
 	int r;
 
 	r = http_conn_new_tls(p->url.host, p->url.port, &p->tls, PULL_TIMEOUT_MS, &conn, NULL, err);
@@ -104,7 +106,7 @@ static int pull_get(struct pull *p, const char *path, int out_fd, uint64_t max_f
 	r = http_do(conn,
 		    &(struct http_request){
 			    .method = "GET",
-			    .target = target,
+			    .target = *target ? target : "/",
 			    .host = p->url.host,
 			    .headers = headers,
 			    .body_to_fd = out_fd >= 0,
@@ -556,4 +558,49 @@ int image_maintenance_plan(struct db *db, int64_t now, int64_t cache_expiry_sec,
 	}
 	db_images_free(images, n);
 	return 0;
+}
+
+/* --- a URL ("direct" protocol) --------------------------------------------------------------- */
+
+int image_pull_url(struct db *db, const char *lodge_dir, const char *url,
+		   const struct image_upload *opts, struct db_image **ret, struct error *err)
+{
+	autoclean(pull_release) struct pull p = { .url = HTTP_URL_INIT };
+	autoclean(pull_release) struct pull file = { .url = HTTP_URL_INIT };
+	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
+	autofree char *images_dir = str_printf("%s/images", lodge_dir), *ctype = NULL;
+	autoclose int fd = -1;
+	struct image_upload up = *opts;
+	const char *hash, *image_url;
+	int r;
+
+	/* The URL answers with headers: the fingerprint and where the file is. */
+	r = pull_init(&p, &(struct image_pull_source){ .server = url }, err);
+	if (r == 0)
+		r = pull_get(&p, "", -1, 0, &resp, err);
+	if (r < 0)
+		return r;
+	hash = http_response_header(&resp, "LXD-Image-Hash");
+	image_url = http_response_header(&resp, "LXD-Image-URL");
+	if (!hash || !image_fingerprint_is_valid(hash))
+		return error_set(err, -EIO,
+				 "The URL answered without a valid LXD-Image-Hash header");
+	if (!image_url)
+		return error_set(err, -EIO, "The URL answered without an LXD-Image-URL header");
+	if (db_image_get(db, hash, ret, NULL) == 0 && streq((*ret)->fingerprint, hash))
+		return 0;
+	r = pull_init(&file, &(struct image_pull_source){ .server = image_url }, err);
+	if (r < 0) {
+		(void)error_prefix(err, "Invalid LXD-Image-URL");
+		return r;
+	}
+	(void)mkdir(images_dir, 0700);
+	file.images_dir = images_dir;
+	r = pull_download(&file, "", image_limits_default.max_unpacked, &fd, &ctype, err);
+	if (r < 0)
+		return r;
+	up.fd = fd;
+	up.content_type = ctype && multipart_is_form_data(ctype) ? ctype : NULL;
+	up.fingerprint = hash;
+	return image_import(db, lodge_dir, &up, ret, NULL, NULL, err);
 }

@@ -127,9 +127,9 @@ assert_eq "$(call GET "/1.0/images/$fp" | jq -c .metadata.aliases)" '[{"name":"b
 expect 200 DELETE /1.0/images/aliases/bb2 >/dev/null
 assert_eq "$(call GET /1.0/images/aliases | jq -c .metadata)" '[]' "alias deleted"
 
-# URL imports are a later issue: a clear 501 (pulls are tested in images-pull.sh).
-reply=$(expect 501 POST /1.0/images '{"source":{"type":"url","url":"https://x/"}}')
-assert_match "$(jq -r .error <<<"$reply")" "not supported yet" "url import message"
+# A URL import needs https (pulls and URL imports are tested in images-pull.sh).
+reply=$(expect 400 POST /1.0/images '{"source":{"type":"url","url":"ftp://x/"}}')
+assert_match "$(jq -r .error <<<"$reply")" "https:// url" "url import message"
 reply=$(expect 400 POST /1.0/images '{"source":{"type":"image","mode":"pull","server":"https://x"}}')
 assert_match "$(jq -r .error <<<"$reply")" "alias or a fingerprint" "pull without an image"
 

@@ -3,13 +3,20 @@
 # a one-time secret, the certificate pinned), with the real `lxc image copy` both ways
 # between the two lodgeds and `lxc init REMOTE:alias` (pulled, cached, then created),
 # refresh when the server's alias moves (lxc image refresh and the periodic task), cached
-# images expiring after images.remote_cache_expiry, and from a simplestreams tree the test generates and serves over
-# HTTPS on loopback (unified and split, sha256 checked). A wrong certificate, an unknown
+# images expiring after images.remote_cache_expiry; from a simplestreams tree the test
+# generates and serves over HTTPS on loopback (unified and split, sha256 checked); and from
+# a URL (`lxc image import https://...`), with the server checked against the CA store. A wrong certificate, an unknown
 # image or a file that does not match its hash fail with a clear error and store nothing.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd lxc xz gzip sha256sum mksquashfs openssl python3
-daemon_start
+# The simplestreams server's certificate, which this lodged (only) also trusts as a CA
+# (OpenSSL's SSL_CERT_FILE): pulls that pin no certificate are checked against it.
+certs=$(mktemp -d /tmp/lodge-test-certs.XXXXXX)
+at_exit "rm -rf '$certs'"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$certs/ss.key" -out "$certs/ss.crt" -days 1 \
+	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 >/dev/null 2>&1 || fail "openssl"
+SSL_CERT_FILE=$certs/ss.crt daemon_start
 export LXD_DIR=$LODGE_DIR
 work=$LODGE_DIR/work
 mkdir -p "$work"
@@ -137,12 +144,11 @@ expect_status 404 GET "/1.0/images/$pub" >/dev/null
 # --- simplestreams: a tree this test makes, over HTTPS on loopback ----------------------------
 ss=$work/ss
 mkdir -p "$ss/streams/v1" "$ss/files"
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/ss.key" -out "$work/ss.crt" -days 1 \
-	-subj /CN=127.0.0.1 >/dev/null 2>&1 || fail "openssl"
 cp "$work/busybox.tar.xz" "$ss/files/combined.tar.xz"
 split=$(split_image_make "$work/busybox.tar.xz" "$ss/files/lxd.tar.xz" "$ss/files/root.squashfs" splitos)
 printf 'corrupt' >"$ss/files/bad.tar.xz"
 cp "$work/private.tar.gz" "$ss/files/liar.tar.gz"
+cp "$work/private.tar.gz" "$ss/files/direct.tar.gz"
 python3 - "$ss" "$pub" "$split" <<'PY'
 import hashlib, json, os, sys
 root, pub, split = sys.argv[1:]
@@ -181,14 +187,25 @@ PY
 sport=$(free_port)
 (cd "$ss" && exec python3 -c '
 import http.server, ssl, sys
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler)
+class H(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        # LXD "direct" URL protocol: headers name the image and where it is.
+        if self.path == "/direct":
+            self.send_response(200)
+            self.send_header("LXD-Image-Hash", sys.argv[4])
+            self.send_header("LXD-Image-URL", "https://127.0.0.1:%s/files/direct.tar.gz" % sys.argv[1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        return super().do_GET()
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[2], sys.argv[3])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True); srv.serve_forever()' "$sport" "$work/ss.crt" "$work/ss.key" >/dev/null 2>&1) &
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True); srv.serve_forever()' "$sport" "$certs/ss.crt" "$certs/ss.key" "$priv" >/dev/null 2>&1) &
 spid=$!
 at_exit "kill $spid 2>/dev/null || true"
 sserver=https://127.0.0.1:$sport
 for _ in $(seq 50); do curl -sk "$sserver/streams/v1/index.json" >/dev/null && break; sleep 0.1; done
-sscert=$(jq -Rs . <"$work/ss.crt")
+sscert=$(jq -Rs . <"$certs/ss.crt")
 
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb/1\",\"certificate\":$sscert}}")
 assert_eq "$(jq -r .status <<<"$op")" Success "simplestreams unified: $op"
@@ -205,8 +222,22 @@ op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":
 assert_match "$(jq -r .err <<<"$op")" "larger than 1000 bytes" "a file longer than announced is cut off"
 op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"nope\",\"certificate\":$sscert}}")
 assert_match "$(jq -r .err <<<"$op")" "has no image 'nope'" "unknown simplestreams alias"
-op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb\"}}")
+# Without a pinned certificate the server must pass the CA check: B's self-signed one does
+# not, the simplestreams server's (in this lodged's CA file) does.
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$bserver\",\"alias\":\"back\"}}")
 assert_eq "$(jq -r .status <<<"$op")" Failure "self-signed server without a pinned certificate"
-assert_eq "$(count_images)" "$n" "failed simplestreams pulls stored nothing"
+assert_eq "$(count_images)" "$n" "failed pulls stored nothing"
+op=$(pull "{\"source\":{\"type\":\"image\",\"server\":\"$sserver\",\"protocol\":\"simplestreams\",\"alias\":\"bb\"}}")
+assert_eq "$(jq -r .status <<<"$op")" Success "server checked against the CA store: $op"
+
+# --- lxc image import https://... (the "direct" URL protocol) ---------------------------------
+op=$(pull "{\"source\":{\"type\":\"url\",\"url\":\"$sserver/direct\"},\"aliases\":[{\"name\":\"direct\"}]}")
+assert_eq "$(jq -r .status <<<"$op")" Success "URL import: $op"
+assert_eq "$(jq -r .metadata.fingerprint <<<"$op")" "$priv" "URL import fingerprint"
+assert_eq "$(expect_status 200 GET /1.0/images/aliases/direct | jq -r .metadata.target)" "$priv" "URL import alias"
+del_image "$priv"
+out=$(lxc image import "$sserver/direct" --alias direct2 2>&1) || fail "lxc image import URL: $out"
+assert_eq "$(expect_status 200 GET /1.0/images/aliases/direct2 | jq -r .metadata.target)" "$priv" "lxc image import URL"
+expect_status 400 POST /1.0/images '{"source":{"type":"url","url":"http://insecure/"}}' >/dev/null
 assert_eq "$(ls -A "$LODGE_DIR/images" | grep -vc "^[0-9a-f]\{64\}\(\.rootfs\)\?$")" 0 "no staging files left"
 echo "images-pull: ok"
