@@ -155,7 +155,11 @@ assert_eq "$(lxc exec c1snap -- cat /root/state)" before "file in the snapshot c
 lxc copy c1 c1copy 2>/dev/null && fail "copy over an existing instance"
 lxc copy nosuch c2 2>/dev/null && fail "copy of a missing instance"
 lxc copy c1/nosuch c2 2>/dev/null && fail "copy of a missing snapshot"
-lxc delete -f c1copy c1snap || fail "delete the copies"
+lxc stop -f c1snap || fail "stop the snapshot copy"
+lxc move c1snap c1moved || fail "rename"
+lxc start c1moved || fail "start after a rename"
+assert_eq "$(lxc exec c1moved -- cat /etc/hostname)" c1moved "hostname template on rename"
+lxc delete -f c1copy c1moved || fail "delete the copies"
 lxc delete c1/s1 || fail "snapshot delete after copy"
 
 # profiles
