@@ -126,6 +126,14 @@ fi
 if lxc config set c1 raw.lxc "lxc.init.cmd=/bin/evil" 2>/dev/null; then
 	fail "raw.lxc accepted"
 fi
+# config edit (YAML on stdin, a PUT with the ETag): a description and a user key.
+lxc config show c1 | sed 's/^description: .*/description: edited/; s/^config:$/config:\n  user.edited: "yes"/' |
+	lxc config edit c1 || fail "config edit"
+assert_eq "$(lxc config get c1 user.edited)" yes "config edit: key"
+assert_eq "$(lxc list c1 --format json | jq -r '.[0].description')" edited "config edit: description"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config edit kept the other keys"
+printf 'config:\n  limits.memory: lots\n' | lxc config edit c1 2>/dev/null && fail "config edit with a bad value"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "a refused edit changed nothing"
 
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
