@@ -448,11 +448,12 @@ static int template_apply(int vol_fd, int rootfd, uint32_t shift, const struct i
 }
 
 /* Renders the image templates (metadata.yaml beside the root volume) whose "when" includes
- * trigger ("create", "copy") into the instance's root filesystem, as its root user. A
- * template in a language we do not speak is skipped with a warning, as the image still
- * works without it. The volume is left unmounted. */
+ * trigger ("create", "copy", "rename", "start") into the instance's root filesystem, as
+ * its root user. A template in a language we do not speak is skipped with a warning, as
+ * the image still works without it. The volume is left mounted when keep_mounted and the
+ * templates applied (a start goes on with it), else unmounted. */
 static int instance_templates_apply(const struct instance_env *env, struct instance *inst,
-				    const char *trigger, struct error *err)
+				    const char *trigger, bool keep_mounted, struct error *err)
 {
 	autoclean(image_metadata_freep) struct image_metadata *meta = NULL;
 	autoclose int rootfd = -1, vol_fd = -1;
@@ -502,7 +503,8 @@ static int instance_templates_apply(const struct instance_env *env, struct insta
 	}
 	instance_files_restore(&creds);
 out:
-	instance_unmount(env, inst);
+	if (r < 0 || !keep_mounted)
+		instance_unmount(env, inst);
 	return r;
 }
 
@@ -721,7 +723,7 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	r = inst->driver->create(env, inst, err);
 	if (r < 0)
 		goto undo_storage;
-	r = instance_templates_apply(env, inst, src ? "copy" : "create", err);
+	r = instance_templates_apply(env, inst, src ? "copy" : "create", false, err);
 	if (r < 0)
 		goto undo_driver;
 
@@ -778,7 +780,8 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 		r = nics_sync(env, inst->name, inst->expanded_config, inst->expanded_devices, err);
 	if (r < 0)
 		return r;
-	r = instance_mount(env, inst, NULL, err);
+	/* Mounts the root, as the start needs it, and renders the "start" templates. */
+	r = instance_templates_apply(env, inst, "start", true, err);
 	if (r < 0)
 		return r;
 	r = inst->driver->start(env, inst, err);
@@ -906,6 +909,13 @@ int instance_rename(const struct instance_env *env, struct instance *inst, const
 	free(inst->name);
 	inst->name = xstrdup(new_name);
 	nics_sync_or_warn(env, inst->name, inst->expanded_config, inst->expanded_devices);
+	/* The "rename" templates (hostname and the like), as LXD renders them before the
+	 * next start. The rename stands if they fail. */
+	if (instance_templates_apply(env, inst, "rename", false, err) < 0) {
+		log_warn("Failed to apply the rename templates of '%s': %s, ignoring", inst->name,
+			 error_message(err));
+		error_clear(err);
+	}
 	return 0;
 
 undo_driver:
