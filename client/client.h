@@ -172,6 +172,13 @@ char *cli_instance_path(const char *name, const char *suffix);
  * -c/--config takes them. -EINVAL for a pair without '=' or without key. */
 int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
 
+/* `... edit` (client/cmd-config.c): the edited document, from stdin when it is not a
+ * terminal, else from $VISUAL/$EDITOR on a temporary file holding current as YAML (*ret is
+ * the caller's); and the parsed document applied to w, the writable fields: unknown keys
+ * are ignored, booleans parsed, other types must match. */
+int cli_edit_text(const json_t *current, char **ret, struct error *err);
+int cli_edit_apply(const json_t *doc, json_t *w, struct error *err);
+
 /* The commands. */
 extern const struct command command_config;
 extern const struct command command_console;

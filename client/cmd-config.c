@@ -281,7 +281,7 @@ static int config_show_run(struct cli *cli, struct error *err)
 
 /* The new document: stdin when it is not a terminal, else $EDITOR on a temporary file
  * holding the current one. */
-static int edit_text(const json_t *current, char **ret, struct error *err)
+int cli_edit_text(const json_t *current, char **ret, struct error *err)
 {
 	autofree char *yaml = NULL;
 	autofree char *path = NULL;
@@ -353,7 +353,7 @@ undo_file:
 }
 
 /* Replaces w's fields by the edited document's: config and devices maps of strings. */
-static int apply_document(const json_t *doc, json_t *w, struct error *err)
+int cli_edit_apply(const json_t *doc, json_t *w, struct error *err)
 {
 	const char *key;
 	json_t *v;
@@ -397,13 +397,13 @@ static int edit_entity(struct cli *cli, enum entity_kind kind, const char *arg, 
 	if (r < 0)
 		return r;
 	w = entity_writable(&e, false);
-	r = edit_text(w, &text, err);
+	r = cli_edit_text(w, &text, err);
 	if (r < 0)
 		return r;
 	r = yaml_in_parse(text ? text : "", text ? strlen(text) : 0, "YAML", &doc, err);
 	if (r < 0)
 		return r;
-	r = apply_document(doc, w, err);
+	r = cli_edit_apply(doc, w, err);
 	if (r < 0)
 		return r;
 	return entity_save(&e, w, err);

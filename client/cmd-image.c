@@ -16,6 +16,7 @@
 #include "lib/json.h"
 #include "lib/multipart.h"
 #include "lib/str.h"
+#include "lib/yaml-in.h"
 /* Last, so that no system header follows its macros. */
 #include "lib/banned.h"
 
@@ -113,6 +114,16 @@ static int image_list_run(struct cli *cli, struct error *err)
 	return cli_print_table(cli, t, images, err);
 }
 
+/* The editable part of an image (ImagePut), as `lxc image show` prints it. */
+static json_t *image_put_of(const json_t *img)
+{
+	return json_pack(
+		"{s:O?,s:O?,s:O?,s:O?,s:O?}", "auto_update", json_object_get(img, "auto_update"),
+		"properties", json_object_get(img, "properties"), "public",
+		json_object_get(img, "public"), "expires_at", json_object_get(img, "expires_at"),
+		"profiles", json_object_get(img, "profiles"));
+}
+
 static int image_show_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *img = NULL, *put = NULL;
@@ -121,13 +132,30 @@ static int image_show_run(struct cli *cli, struct error *err)
 	r = image_get(cli, cli->args[0], &img, NULL, err);
 	if (r < 0)
 		return r;
-	/* As `lxc image show`: the editable part (ImagePut). */
-	put = json_pack(
-		"{s:O?,s:O?,s:O?,s:O?,s:O?}", "auto_update", json_object_get(img, "auto_update"),
-		"properties", json_object_get(img, "properties"), "public",
-		json_object_get(img, "public"), "expires_at", json_object_get(img, "expires_at"),
-		"profiles", json_object_get(img, "profiles"));
+	put = image_put_of(img);
 	return cli_print_document(cli, put, err);
+}
+
+static int image_edit_run(struct cli *cli, struct error *err)
+{
+	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
+	autojson json_t *img = NULL, *put = NULL, *doc = NULL;
+	autofree char *fp = NULL, *path = NULL, *text = NULL;
+	int r;
+
+	r = image_get(cli, cli->args[0], &img, &fp, err);
+	if (r < 0)
+		return r;
+	put = image_put_of(img);
+	r = cli_edit_text(put, &text, err);
+	if (r == 0)
+		r = yaml_in_parse(text ? text : "", text ? strlen(text) : 0, "YAML", &doc, err);
+	if (r == 0)
+		r = cli_edit_apply(doc, put, err);
+	if (r < 0)
+		return r;
+	path = str_printf("/1.0/images/%s", fp);
+	return lxd_query(cli_lxd(cli), "PUT", path, put, NULL, &resp, err);
 }
 
 static int image_info_run(struct cli *cli, struct error *err)
@@ -541,6 +569,15 @@ static const struct command command_image_show = {
 	.run = image_show_run,
 };
 
+static const struct command command_image_edit = {
+	.name = "edit",
+	.args = "<image>",
+	.summary = "Edit image properties (YAML on stdin, or in $EDITOR)",
+	.min_args = 1,
+	.max_args = 1,
+	.run = image_edit_run,
+};
+
 static const struct command command_image_delete = {
 	.name = "delete",
 	.aliases = (const char *const[]){ "rm", NULL },
@@ -593,7 +630,7 @@ const struct command command_image = {
 	.name = "image",
 	.summary = "Manage images",
 	.subcommands = (const struct command *const[]){ &command_image_alias, &command_image_delete,
-							&command_image_export,
+							&command_image_edit, &command_image_export,
 							&command_image_import, &command_image_info,
 							&command_image_list, &command_image_refresh,
 							&command_image_show, NULL },

@@ -1,6 +1,7 @@
 #!/bin/bash
-# `lodge image`: import (aliases, public), list, info, show, alias create/list/rename/
-# delete, export (byte-identical), refresh, delete; errors name the problem.
+# `lodge image`: import (aliases, public), list, info, show, edit, alias create/list/
+# rename/delete, export (byte-identical, split as two files), refresh, delete; errors name
+# the problem and change nothing.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd sha256sum
@@ -29,6 +30,17 @@ grep -qx "Public: yes" "$work/info" || fail "image info public"
 assert_eq "$("$LODGE" image show "${fp:0:8}" --format json | jq -r .properties.os)" busybox "image show by prefix"
 "$LODGE" image show bb | grep -qx "public: true" || fail "image show yaml"
 
+printf 'public: false\nproperties:\n  os: edited\nprofiles:\n- default\n' | "$LODGE" image edit bb ||
+	fail "image edit"
+img=$(expect_status 200 GET "/1.0/images/$fp")
+assert_eq "$(jq -c '[.metadata.public, .metadata.properties]' <<<"$img")" '[false,{"os":"edited"}]' "image edit"
+set +e
+out=$(printf 'public: maybe\n' | "$LODGE" image edit bb 2>&1); rc=$?
+set -e
+assert_eq "$rc" 1 "a bad edit fails"
+assert_match "$out" "not a boolean" "bad edit message"
+assert_eq "$(expect_status 200 GET "/1.0/images/$fp" | jq -c .metadata.properties)" '{"os":"edited"}' "a bad edit changes nothing"
+printf 'public: true\nproperties:\n  os: busybox\n  description: BusyBox 1.35.0 x86_64\n' | "$LODGE" image edit bb || fail "edit back"
 "$LODGE" image alias create bb3 "${fp:0:12}" || fail "alias create"
 "$LODGE" image alias rename bb3 bb4 || fail "alias rename"
 assert_eq "$("$LODGE" image alias list --format csv | cut -d, -f1 | tr '\n' ' ')" "bb bb2 bb4 " "alias list"
