@@ -153,6 +153,8 @@ static int image_load_visible(struct api_request *req, bool consume, struct db_i
 	r = db_image_get(req->d->db, api_param(req, "fingerprint"), &img, err);
 	if (r < 0)
 		return r;
+	if (!img)
+		return error_set(err, -ENOENT, "Image not found");
 	if (!image_is_visible(req, img)) {
 		op = secret_find(req, img->fingerprint, api_query(req, "secret"));
 		if (!op)
@@ -409,7 +411,7 @@ static int publish_pack(struct publish_job *job, struct operation *op, int *ret_
 	autofree char *name = xstrndup(job->instance, strcspn(job->instance, "/"));
 	autofree char *tmp = NULL, *snap_rootfs = NULL;
 	const char *snap = strchr(job->instance, '/');
-	const char *rootfs = NULL;
+	const char *rootfs = NULL, *slash;
 	autoclose int rootfd = -1, out = -1;
 	struct image_pack_args a;
 	uint32_t shift = 0;
@@ -429,9 +431,12 @@ static int publish_pack(struct publish_job *job, struct operation *op, int *ret_
 		r = instance_rootfs_open(&env, inst, &rootfd, &shift, err);
 		rootfs = inst->rootfs;
 	}
+	slash = r == 0 && rootfs ? strrchr(rootfs, '/') : NULL;
+	if (r == 0 && !slash)
+		r = error_set(err, -EIO, "Instance '%s' has no root filesystem", name);
 	if (r < 0)
 		goto out;
-	vol = xstrndup(rootfs, (size_t)(strrchr(rootfs, '/') - rootfs));
+	vol = xstrndup(rootfs, (size_t)(slash - rootfs));
 	(void)mkdir(images, 0700);
 	out = open(images, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (out < 0) {
@@ -599,7 +604,7 @@ static int images_publish(struct api_request *req, const json_t *body, const jso
 	const char *slash = name ? strchr(name, '/') : NULL;
 	autofree char *inst_name = NULL;
 
-	if (str_is_empty(name))
+	if (!name || str_is_empty(name))
 		return api_reply_errorf(req, -EINVAL, "Invalid images JSON: no source name");
 	if (snapshot != (slash != NULL))
 		return api_reply_errorf(
@@ -1114,10 +1119,13 @@ static void export_split_run(void *data)
 	}
 	r = image_multipart_write(job->meta, job->rootfs, job->type, job->fingerprint, job->out,
 				  job->boundary, &job->err);
-	if (r == 0 && (fstat(job->out, &st) < 0 || lseek(job->out, 0, SEEK_SET) < 0))
-		r = error_errno(&job->err, -errno, "Failed to export image '%s'", job->fingerprint);
 	if (r < 0) {
 		job->r = r;
+		return;
+	}
+	if (fstat(job->out, &st) < 0 || lseek(job->out, 0, SEEK_SET) < 0) {
+		job->r = error_errno(&job->err, -errno, "Failed to export image '%s'",
+				     job->fingerprint);
 		return;
 	}
 	job->len = (uint64_t)st.st_size;
@@ -1483,7 +1491,7 @@ static int api_streams_file(struct api_request *req)
 /* --- the periodic image task --------------------------------------------------------------- */
 
 /* How often the task wakes up; the config says when there is something to do. */
-#define IMAGE_TASK_TICK_MS (10 * 60 * 1000)
+#define IMAGE_TASK_TICK_MS (UINT64_C(10) * 60 * 1000)
 
 struct image_tasks {
 	uv_timer_t timer;

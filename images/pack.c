@@ -247,6 +247,8 @@ int image_pack(const struct image_pack_args *a, int out_fd, image_progress_fn pr
 	r = metadata_build(a, &yaml, err);
 	if (r < 0)
 		return r;
+	if (!yaml)
+		return error_set(err, -EIO, "Failed to write metadata.yaml");
 	if (!w || archive_write_set_format_pax_restricted(w) != ARCHIVE_OK ||
 	    (!streq(compression, "none") &&
 	     archive_write_add_filter_by_name(w, compression) != ARCHIVE_OK) ||

@@ -358,7 +358,7 @@ static int ss_item_download(struct pull *p, const json_t *item, int *ret_fd, str
 		r = image_file_sha256(fd, &got, err);
 	if (r < 0)
 		return r;
-	if (!streq(got, sha))
+	if (!got || !streq(got, sha))
 		return error_set(err, -EIO, "The file '%s' does not match its sha256 (got %s)",
 				 path, got);
 	*ret_fd = take_fd(fd);
@@ -520,7 +520,7 @@ int image_refresh(struct db *db, const char *lodge_dir, const char *fingerprint,
 	r = image_pull(db, lodge_dir, &src, &opts, &fresh, err);
 	if (r < 0)
 		return r;
-	if (streq(fresh->fingerprint, old->fingerprint))
+	if (!fresh || streq(fresh->fingerprint, old->fingerprint))
 		return 0;
 	/* The aliases follow the new image, as LXD moves them. */
 	r = db_image_alias_list(db, old->fingerprint, &aliases, &n, err);

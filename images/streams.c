@@ -243,7 +243,8 @@ int image_streams_build(struct db *db, const char *lodge_dir, json_t **ret_index
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n_images; i++) {
-		struct db_image_alias **mine = xcalloc(n_aliases + 1, sizeof(*mine));
+		struct db_image_alias **mine =
+			xcalloc(n_aliases + 1, sizeof(struct db_image_alias *));
 		struct error e = ERROR_INIT;
 		size_t k = 0;
 
