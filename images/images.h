@@ -213,6 +213,20 @@ struct image_pull_source {
 struct image_pull_source image_pull_source_of(const json_t *source);
 json_t *image_pull_update_source(const struct image_pull_source *src);
 
+/* What a simplestreams products document offers for one image. */
+struct image_ss_choice {
+	const json_t *meta, *root; /* the items: metadata (or combined), root (NULL if none) */
+	const char *fingerprint;   /* the image's fingerprint, as the items give it */
+	const char *version;	   /* NULL: nothing matched */
+};
+
+/* The newest version, among the products (images.json's "products" object) for host_arch
+ * (a canonical name) whose aliases list holds name or whose fingerprint starts with it,
+ * that has a usable item set for a container (or a VM when vm); pointers borrowed from
+ * products. best->version NULL when none. Pure: server bytes go through here. */
+void image_simplestreams_choose(const json_t *products, const char *name, bool vm,
+				const char *host_arch, struct image_ss_choice *best);
+
 /* Copies an image from another server (see images/pull.c) into the store, with what opts
  * says of the new image (public, properties, profiles, cached, auto_update,
  * update_source; its fd, content type and fingerprint are ignored). An image already

@@ -302,31 +302,26 @@ static const char *version_pick(const json_t *items, bool vm, const json_t **ret
 		       ?: json_get_str(meta, "combined_sha256");
 }
 
-struct ss_choice {
-	const json_t *meta, *root;
-	const char *fingerprint;
-	const char *version;
-};
-
-/* The newest version of a product for this host matching the source. */
-static void ss_choose(const json_t *products, const struct image_pull_source *src, bool vm,
-		      const char *host_arch, struct ss_choice *best)
+void image_simplestreams_choose(const json_t *products, const char *name, bool vm,
+				const char *host_arch, struct image_ss_choice *best)
 {
 	const char *key, *vname;
 	json_t *product, *version;
 
+	*best = (struct image_ss_choice){ 0 };
+	if (!json_is_object(products) || str_is_empty(name))
+		return;
 	json_object_foreach((json_t *)products, key, product)
 	{
 		const char *arch =
 			image_architecture_canonical(json_get_str(product, "arch") ?: "");
-		const char *name = str_is_empty(src->alias) ? src->fingerprint : src->alias;
 		bool by_alias = list_has(json_get_str(product, "aliases"), name);
 
 		if (!arch || !streq(arch, host_arch))
 			continue;
 		json_object_foreach(json_object_get(product, "versions"), vname, version)
 		{
-			struct ss_choice c = { .version = vname };
+			struct image_ss_choice c = { .version = vname };
 
 			c.fingerprint = version_pick(json_object_get(version, "items"), vm, &c.meta,
 						     &c.root);
@@ -369,7 +364,7 @@ static int pull_simplestreams(struct pull *p, const struct image_pull_source *sr
 			      char **ret_fp, int *ret_meta, int *ret_root, struct error *err)
 {
 	autojson json_t *index = NULL, *products = NULL;
-	struct ss_choice best = { 0 };
+	struct image_ss_choice best = { 0 };
 	const char *key, *path = NULL;
 	const char *name = str_is_empty(src->alias) ? src->fingerprint : src->alias;
 	const char *host_arch;
@@ -400,7 +395,8 @@ static int pull_simplestreams(struct pull *p, const struct image_pull_source *sr
 		if (r < 0)
 			return r;
 	}
-	ss_choose(json_object_get(products, "products"), src, vm, host_arch, &best);
+	image_simplestreams_choose(json_object_get(products, "products"), name, vm, host_arch,
+				   &best);
 	if (!best.version)
 		return error_set(err, -ENOENT, "The server has no image '%s' for %s",
 				 str_is_single_line(name) ? name : "?", host_arch);
