@@ -72,6 +72,10 @@ int image_alias_name_check(const char *name, struct error *err)
 
 /* --- splitting a multipart upload -------------------------------------------------------- */
 
+/* The parser hands data over between every CR of a binary part: writes are gathered into
+ * pending (flushed at SPLIT_FLUSH bytes and at each part's end), one syscall per MiB. */
+#define SPLIT_FLUSH (1u << 20)
+
 struct split {
 	int meta_fd, rootfs_fd;
 	EVP_MD_CTX *sha;
@@ -79,7 +83,24 @@ struct split {
 	uint64_t size;
 	const char *type;
 	char *rootfs_filename;
+	struct strbuf pending;
 };
+
+static int split_flush(struct split *s, struct error *err)
+{
+	int r;
+
+	if (s->pending.len == 0)
+		return 0;
+	r = write_all_fd(s->part == 1 ? s->meta_fd : s->rootfs_fd, s->pending.buf, s->pending.len);
+	if (r < 0)
+		return error_errno(err, r, "Failed to store the uploaded image");
+	if (EVP_DigestUpdate(s->sha, s->pending.buf, s->pending.len) != 1)
+		return error_set(err, -EIO, "Failed to hash the uploaded image");
+	s->size += s->pending.len;
+	strbuf_reset(&s->pending);
+	return 0;
+}
 
 static int split_begin(void *data, const char *name, const char *filename, struct error *err)
 {
@@ -102,20 +123,14 @@ static int split_begin(void *data, const char *name, const char *filename, struc
 static int split_data(void *data, const void *buf, size_t len, struct error *err)
 {
 	struct split *s = data;
-	int r;
 
-	r = write_all_fd(s->part == 1 ? s->meta_fd : s->rootfs_fd, buf, len);
-	if (r < 0)
-		return error_errno(err, r, "Failed to store the uploaded image");
-	if (EVP_DigestUpdate(s->sha, buf, len) != 1)
-		return error_set(err, -EIO, "Failed to hash the uploaded image");
-	s->size += len;
-	return 0;
+	strbuf_add(&s->pending, buf, len);
+	return s->pending.len >= SPLIT_FLUSH ? split_flush(s, err) : 0;
 }
 
 static int split_end(void *data, struct error *err)
 {
-	return 0;
+	return split_flush(data, err);
 }
 
 static const struct multipart_ops split_ops = {
@@ -129,6 +144,7 @@ static int split_body(int body, const char *content_type, struct split *s, struc
 	int r;
 
 	r = multipart_parse_fd(body, content_type, &split_ops, s, err);
+	strbuf_release(&s->pending);
 	if (r == 0 && s->part != 2)
 		r = error_set(err, -EINVAL, "Invalid multipart image: expected 2 parts, got %zu",
 			      s->part);
