@@ -288,24 +288,62 @@ static int raw_query(struct cli *cli, const char *method, const char *path,
 	return lxd_response_parse(ret_http->status, ret_http->body, ret_http->body_len, ret, err);
 }
 
+/* The body of a split import: META and ROOTFS as the multipart/form-data parts LXD takes,
+ * in an unnamed temporary file (*ret_fd); *ret_ctype is its Content-Type header line. */
+static int split_body_make(const char *meta_path, const char *rootfs_path, int *ret_fd,
+			   char **ret_ctype, struct error *err)
+{
+	autofree char *boundary = random_hex(16);
+	const char *tmp = !str_is_empty(getenv("TMPDIR")) ? getenv("TMPDIR") : "/tmp";
+	autoclose int meta = -1, rootfs = -1, out = -1;
+	int r;
+
+	meta = open(meta_path, O_RDONLY | O_CLOEXEC);
+	if (meta < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", meta_path);
+	rootfs = open(rootfs_path, O_RDONLY | O_CLOEXEC);
+	if (rootfs < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", rootfs_path);
+	out = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0)
+		return error_errno(err, -errno, "Failed to create a temporary file in '%s'", tmp);
+	r = multipart_write_file(out, boundary, "metadata", "metadata", meta);
+	if (r == 0)
+		r = multipart_write_file(out, boundary, "rootfs", "rootfs", rootfs);
+	if (r == 0)
+		r = multipart_write_end(out, boundary);
+	if (r == 0 && lseek(out, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r < 0)
+		return error_errno(err, r, "Failed to prepare the upload");
+	*ret_fd = take_fd(out);
+	*ret_ctype = str_printf("Content-Type: multipart/form-data; boundary=%s", boundary);
+	return 0;
+}
+
 static int image_import_run(struct cli *cli, struct error *err)
 {
 	autoclean(http_response_release) struct http_response http = HTTP_RESPONSE_INIT;
 	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
 	autojson json_t *op = NULL;
 	autoclose int fd = -1;
-	autofree char *filename = NULL;
-	const char **aliases = NULL;
+	autofree char *filename = NULL, *ctype = NULL;
+	autofree const char **aliases = NULL;
 	size_t n_aliases = cli_flag_list(cli, "alias", &aliases);
 	const char *headers[5] = { "Content-Type: application/octet-stream" };
 	const char *base = strrchr(cli->args[0], '/');
 	const char *fp;
 	int r;
 
-	fd = open(cli->args[0], O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(aliases);
-		return error_errno(err, -errno, "Failed to open '%s'", cli->args[0]);
+	if (cli->n_args > 1) {
+		r = split_body_make(cli->args[0], cli->args[1], &fd, &ctype, err);
+		if (r < 0)
+			return r;
+		headers[0] = ctype;
+	} else {
+		fd = open(cli->args[0], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return error_errno(err, -errno, "Failed to open '%s'", cli->args[0]);
 	}
 	filename = str_printf("X-LXD-filename: %s", base ? base + 1 : cli->args[0]);
 	headers[1] = str_is_single_line(filename) ? filename : "X-LXD-filename: image";
@@ -315,10 +353,8 @@ static int image_import_run(struct cli *cli, struct error *err)
 		r = error_set(err, -EPROTO, "The server did not start an operation");
 	if (r == 0)
 		r = lxd_operation_wait(cli_lxd(cli), resp.operation, -1, &op, err);
-	if (r < 0) {
-		free(aliases);
+	if (r < 0)
 		return r;
-	}
 	fp = json_get_str(json_object_get(op, "metadata"), "fingerprint");
 	for (size_t i = 0; r == 0 && i < n_aliases; i++) {
 		autoclean(lxd_response_release) struct lxd_response a = LXD_RESPONSE_INIT;
@@ -326,7 +362,6 @@ static int image_import_run(struct cli *cli, struct error *err)
 
 		r = lxd_query(cli_lxd(cli), "POST", "/1.0/images/aliases", body, NULL, &a, err);
 	}
-	free(aliases);
 	if (r == 0 && !cli->quiet)
 		printf("Image imported with fingerprint: %s\n", fp);
 	return r;
@@ -599,8 +634,9 @@ static const struct command command_image_refresh = {
 
 static const struct command command_image_import = {
 	.name = "import",
-	.args = "<tarball>",
-	.summary = "Import a unified image tarball into the image store",
+	.args = "<tarball> [<rootfs>]",
+	.summary =
+		"Import an image (unified tarball, or metadata tarball and rootfs) into the image store",
 	.flags =
 		(const struct cli_flag[]){
 			{ .name = "alias",
@@ -613,7 +649,7 @@ static const struct command command_image_import = {
 			{},
 		},
 	.min_args = 1,
-	.max_args = 1,
+	.max_args = 2,
 	.run = image_import_run,
 };
 

@@ -474,47 +474,20 @@ int image_files_open(const char *lodge_dir, const char *fingerprint, int *ret_me
 	return 0;
 }
 
-static int multipart_part(int out, const char *boundary, int from, const char *name,
-			  const char *filename)
-{
-	autofree char *head =
-		str_printf("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
-			   "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
-			   boundary, name, filename);
-	off_t off = 0;
-	int r;
-
-	r = write_all_fd(out, head, strlen(head));
-	if (r < 0)
-		return r;
-	for (;;) {
-		ssize_t n = copy_file_range(from, &off, out, NULL, 1 << 30, 0);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-	}
-	return write_all_fd(out, "\r\n", 2);
-}
-
 int image_multipart_write(int meta, int rootfs, const char *type, const char *fingerprint, int out,
 			  const char *boundary, struct error *err)
 {
 	autofree char *meta_name = str_printf("meta-%s%s", fingerprint, image_file_extension(meta));
 	autofree char *rootfs_name = str_printf("%s%s", fingerprint, image_file_extension(rootfs));
-	autofree char *tail = str_printf("--%s--\r\n", boundary);
 	int r;
 
-	r = multipart_part(out, boundary, meta, "metadata", meta_name);
+	r = multipart_write_file(out, boundary, "metadata", meta_name, meta);
 	if (r == 0)
-		r = multipart_part(out, boundary, rootfs,
-				   streq(type, "virtual-machine") ? "rootfs.img" : "rootfs",
-				   rootfs_name);
+		r = multipart_write_file(out, boundary,
+					 streq(type, "virtual-machine") ? "rootfs.img" : "rootfs",
+					 rootfs_name, rootfs);
 	if (r == 0)
-		r = write_all_fd(out, tail, strlen(tail));
+		r = multipart_write_end(out, boundary);
 	if (r < 0)
 		return error_errno(err, r, "Failed to write the multipart body of image '%s'",
 				   fingerprint);

@@ -5,6 +5,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "fs.h"
+
 #include "banned.h"
 
 /* Delimiter line after "--boundary": "--" closes the body, else optional transport
@@ -314,4 +316,37 @@ int multipart_parse_fd(int fd, const char *content_type, const struct multipart_
 	}
 	multipart_release(&p);
 	return r;
+}
+
+int multipart_write_file(int out, const char *boundary, const char *name, const char *filename,
+			 int from)
+{
+	autofree char *head =
+		str_printf("--%s\r\nContent-Disposition: form-data; name=\"%s\"; "
+			   "filename=\"%s\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+			   boundary, name, filename);
+	off_t off = 0;
+	int r;
+
+	r = write_all_fd(out, head, strlen(head));
+	if (r < 0)
+		return r;
+	for (;;) {
+		ssize_t n = copy_file_range(from, &off, out, NULL, 1 << 30, 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+	}
+	return write_all_fd(out, "\r\n", 2);
+}
+
+int multipart_write_end(int out, const char *boundary)
+{
+	autofree char *tail = str_printf("--%s--\r\n", boundary);
+
+	return write_all_fd(out, tail, strlen(tail));
 }

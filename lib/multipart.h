@@ -69,3 +69,10 @@ int multipart_finish(struct multipart_parser *p, struct error *err);
  * one call. Blocks on reads. */
 int multipart_parse_fd(int fd, const char *content_type, const struct multipart_ops *ops,
 		       void *data, struct error *err);
+
+/* Writing a multipart/form-data body to out: one part named name (with filename) holding
+ * the whole file from (copied from its start, its position untouched), then the closing
+ * delimiter. 0 or a negative errno. Block on I/O. */
+int multipart_write_file(int out, const char *boundary, const char *name, const char *filename,
+			 int from);
+int multipart_write_end(int out, const char *boundary);

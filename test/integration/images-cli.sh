@@ -50,14 +50,12 @@ assert_eq "$("$LODGE" image alias list --format csv | wc -l)" 2 "alias deleted"
 "$LODGE" image export bb "$work/out.tar.xz" >/dev/null || fail "image export"
 cmp -s "$work/out.tar.xz" "$work/busybox.tar.xz" || fail "exported file differs"
 assert_eq "$("$LODGE" image refresh bb)" "Image already up to date." "image refresh"
-# A split image exports as its two files.
+# A split image imports from and exports as its two files.
 if command -v mksquashfs >/dev/null; then
 	split=$(split_image_make "$work/busybox.tar.xz" "$work/meta.tar.gz" "$work/rootfs.squashfs" splitos)
-	reply=$(curl -s --unix-socket "$SOCK" -X POST -F "metadata=@$work/meta.tar.gz" \
-		-F "rootfs=@$work/rootfs.squashfs" http://lodge/1.0/images)
-	op=$(jq -r .operation <<<"$reply")
-	[ "$op" != null ] || fail "split upload: $reply"
-	assert_eq "$(wait_op "$op" | jq -r .metadata.status)" Success "split upload"
+	out=$("$LODGE" image import "$work/meta.tar.gz" "$work/rootfs.squashfs" --alias split) ||
+		fail "lodge image import META ROOTFS: $out"
+	assert_eq "$out" "Image imported with fingerprint: $split" "split import"
 	"$LODGE" image export "$split" "$work/split-out" >/dev/null || fail "export of a split image"
 	cmp -s "$work/split-out" "$work/meta.tar.gz" || fail "exported metadata differs"
 	cmp -s "$work/split-out.root" "$work/rootfs.squashfs" || fail "exported rootfs differs"

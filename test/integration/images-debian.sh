@@ -49,7 +49,8 @@ if [ -z "$deb" ]; then
 	deb=$work/debian12.tar.xz
 	"$LODGE_SRCDIR/images/build-debian.sh" "$deb" || fail "build-debian.sh"
 fi
-lxc image import "$deb" --alias debian/12 >/dev/null || fail "import debian/12"
+# LODGE_DEBIAN_IMAGE may name a split image as META,ROOTFS (build-debian.sh --split).
+lxc image import ${deb//,/ } --alias debian/12 >/dev/null || fail "import debian/12"
 lxc launch debian/12 d1 >/dev/null || fail "launch debian/12"
 for _ in $(seq 60); do
 	state=$(lxc exec d1 -- systemctl is-system-running 2>/dev/null || true)
