@@ -26,8 +26,10 @@ const char *const storage_volume_type_names[] = {
 	[_STORAGE_VOLUME_TYPE_MAX] = NULL,
 };
 
+/* lvm and ceph (later issues) each add a file and a line here. */
 static const struct storage_driver *const storage_drivers[] = {
 	&storage_driver_dir,
+	&storage_driver_btrfs,
 };
 
 static const struct config_key storage_volume_keys[] = {
@@ -187,6 +189,56 @@ static int pool_mount(struct storage_pool *pool, struct error *err)
 	return 0;
 }
 
+/* The canonical form of a pool source, for comparing: its real path when it exists. */
+static char *source_canonical(const char *source)
+{
+	char *real = realpath(source, NULL);
+
+	return real ? real : xstrdup(source);
+}
+
+/* True when path a is b or lies beneath it. */
+static bool path_is_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/' || streq(b, "/"));
+}
+
+/* Refuses a source another pool holds: the same path or device, or a directory inside
+ * (or around) another pool's. */
+static int pool_source_check(struct storage_pool *pool, struct error *err)
+{
+	autofree char *mine = source_canonical(json_get_str(pool->config, "source"));
+	autojson json_t *names = NULL;
+	size_t i;
+	json_t *n;
+	int r;
+
+	r = db_storage_pool_names(pool->db, &names, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(names, i, n)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *other = NULL;
+		autofree char *theirs = NULL;
+		const char *source;
+
+		if (storage_pool_load(pool->db, pool->lodge_dir, json_string_value(n), &other,
+				      NULL) < 0)
+			continue;
+		source = json_get_str(other->config, "source");
+		if (str_is_empty(source))
+			continue;
+		theirs = source_canonical(source);
+		if (path_is_within(mine, theirs) || path_is_within(theirs, mine))
+			return error_set(err, -EINVAL,
+					 "Source '%s' is already used by storage pool '%s'",
+					 json_get_str(pool->config, "source"), other->name);
+	}
+	return 0;
+}
+
 int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 			const char *driver_name, const char *description, const json_t *config,
 			struct error *err)
@@ -218,6 +270,9 @@ int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 	if (r < 0)
 		return r;
 	r = driver->pool_init(pool, err);
+	if (r < 0)
+		return r;
+	r = pool_source_check(pool, err);
 	if (r < 0)
 		return r;
 
@@ -509,6 +564,26 @@ int storage_pools_list_json(struct db *db, const char *lodge_dir, bool full, jso
 	return 0;
 }
 
+/* Mounts the pools whose storage needs a host mount (a btrfs loop file after a reboot);
+ * a pool that fails is logged and stays unavailable, the others come up. */
+static void pools_mount_all(struct db *db, const char *lodge_dir, const json_t *names)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(names, i, n)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+		struct error e = ERROR_INIT;
+
+		if (storage_pool_load(db, lodge_dir, json_string_value(n), &pool, &e) == 0 &&
+		    pool->driver->pool_unmount && pool_mount(pool, &e) < 0)
+			log_error("Failed to mount storage pool '%s': %s", pool->name,
+				  error_message(&e));
+		error_clear(&e);
+	}
+}
+
 int storage_default_init(struct db *db, const char *lodge_dir, struct error *err)
 {
 	autojson json_t *names = NULL;
@@ -517,8 +592,10 @@ int storage_default_init(struct db *db, const char *lodge_dir, struct error *err
 	r = db_storage_pool_names(db, &names, err);
 	if (r < 0)
 		return r;
-	if (json_array_size(names) > 0)
+	if (json_array_size(names) > 0) {
+		pools_mount_all(db, lodge_dir, names);
 		return 0;
+	}
 
 	r = storage_pool_create(db, lodge_dir, "default", "dir", "", NULL, err);
 	if (r < 0)

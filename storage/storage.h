@@ -175,6 +175,7 @@ struct storage_driver {
 };
 
 extern const struct storage_driver storage_driver_dir;
+extern const struct storage_driver storage_driver_btrfs;
 
 /* The driver called name, NULL if none. */
 const struct storage_driver *storage_driver_find(const char *name);
@@ -225,8 +226,8 @@ int storage_pools_list_json(struct db *db, const char *lodge_dir, bool full, jso
 			    struct error *err);
 
 /* Creates the pool "default" (dir) when there is no pool at all, and gives the "default"
- * profile a root disk on it when that profile has none. Called once at daemon start-up;
- * blocks. */
+ * profile a root disk on it when that profile has none; otherwise mounts the pools that need
+ * a host mount (btrfs), logging those that fail. Called once at daemon start-up; blocks. */
 int storage_default_init(struct db *db, const char *lodge_dir, struct error *err);
 
 /* ---- volumes (any type) --------------------------------------------------------------- */
