@@ -644,59 +644,24 @@ static int btrfs_snapshot_create(struct storage_pool *pool, const struct storage
 static int btrfs_snapshot_delete(struct storage_pool *pool, const struct storage_volume *vol,
 				 const char *snap, struct error *err)
 {
-	autofree char *parent_rel = str_printf("%s/%s", dir_snapshot_dirs[vol->type], vol->name);
-	autofree char *name = str_printf("%s/%s", vol->name, snap);
-	autoclose int parent = -1;
-	int r;
+	return dir_snapshot_remove(pool, vol, snap, btrfs_subvol_delete, err);
+}
 
-	r = dir_open_at(pool, parent_rel, &parent, err);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return r;
-	r = btrfs_subvol_delete(parent, snap, err);
-	if (r < 0)
-		return r;
-	dir_snapshot_parent_prune(pool, vol->type, name);
-	return 0;
+/* The restored volume: a writable snapshot of the snapshot, with the volume's size. */
+static int btrfs_restore_build(struct storage_pool *pool, const struct storage_volume *vol,
+			       const char *snap_rel, const char *tmp, struct error *err)
+{
+	struct storage_volume restored = *vol;
+
+	restored.name = (char *)tmp;
+	return btrfs_snapshot_at(pool, snap_rel, &restored, err);
 }
 
 static int btrfs_snapshot_restore(struct storage_pool *pool, const struct storage_volume *vol,
 				  const char *snap, struct error *err)
 {
-	autofree char *snap_rel =
-		str_printf("%s/%s/%s", dir_snapshot_dirs[vol->type], vol->name, snap);
-	autofree char *suffix = random_hex(8);
-	autofree char *tmp = str_printf(".restore-%s-%s", vol->name, suffix);
-	struct storage_volume restored = *vol;
-	autoclose int dir = -1;
-	int r;
-
-	if (dir_volume_is_mounted(pool, vol))
-		return error_set(err, -EBUSY,
-				 "Storage volume '%s' is mounted: stop the instance first",
-				 vol->name);
-	r = dir_open_at(pool, dir_type_dirs[vol->type], &dir, err);
-	if (r < 0)
-		return r;
-
-	/* A writable snapshot of the snapshot beside the volume, swapped in by one rename:
-	 * a failure before the swap leaves the volume as it was. */
-	restored.name = tmp;
-	r = btrfs_snapshot_at(pool, snap_rel, &restored, err);
-	if (r < 0)
-		return r;
-	if (renameat2(dir, tmp, dir, vol->name, RENAME_EXCHANGE) < 0) {
-		r = error_errno(err, -errno, "Failed to restore '%s' from snapshot '%s'", vol->name,
-				snap);
-		(void)btrfs_subvol_delete(dir, tmp, NULL);
-		return r;
-	}
-	r = btrfs_subvol_delete(dir, tmp, NULL);
-	if (r < 0)
-		log_warn_errno(r, "Failed to remove the old subvolume of '%s' ('%s'), ignoring",
-			       vol->name, tmp);
-	return 0;
+	return dir_snapshot_restore_with(pool, vol, snap, btrfs_restore_build, btrfs_subvol_delete,
+					 err);
 }
 
 static int btrfs_volume_mount(struct storage_pool *pool, const struct storage_volume *vol,

@@ -680,8 +680,8 @@ static int dir_snapshot_create(struct storage_pool *pool, const struct storage_v
 	return dir_volume_copy(pool, vol, &dst, err);
 }
 
-static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_volume *vol,
-			       const char *snap, struct error *err)
+int dir_snapshot_remove(struct storage_pool *pool, const struct storage_volume *vol,
+			const char *snap, dir_remove_fn remove, struct error *err)
 {
 	autofree char *name = snapshot_name(vol, snap);
 	autofree char *parent_rel = str_printf("%s/%s", dir_snapshot_dirs[vol->type], vol->name);
@@ -693,54 +693,71 @@ static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_v
 		return 0;
 	if (r < 0)
 		return r;
-	r = tree_remove(parent, snap, err);
+	r = remove(parent, snap, err);
 	if (r < 0)
 		return r;
 	dir_snapshot_parent_prune(pool, vol->type, name);
 	return 0;
 }
 
-static int dir_snapshot_restore(struct storage_pool *pool, const struct storage_volume *vol,
-				const char *snap, struct error *err)
+static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_volume *vol,
+			       const char *snap, struct error *err)
+{
+	return dir_snapshot_remove(pool, vol, snap, tree_remove, err);
+}
+
+int dir_snapshot_restore_with(struct storage_pool *pool, const struct storage_volume *vol,
+			      const char *snap, dir_build_fn build, dir_remove_fn remove,
+			      struct error *err)
 {
 	autofree char *snap_rel =
 		str_printf("%s/%s/%s", dir_snapshot_dirs[vol->type], vol->name, snap);
 	autofree char *suffix = random_hex(8);
 	/* Dot names cannot clash with volumes: no valid name starts with '.'. */
 	autofree char *tmp = str_printf(".restore-%s-%s", vol->name, suffix);
-	autofree char *tmp_rel = str_printf("%s/%s", dir_type_dirs[vol->type], tmp);
 	autoclose int dir = -1;
 	int r;
 
+	if (dir_volume_is_mounted(pool, vol))
+		return error_set(err, -EBUSY,
+				 "Storage volume '%s' is mounted: stop the instance first",
+				 vol->name);
 	r = dir_open_at(pool, dir_type_dirs[vol->type], &dir, err);
 	if (r < 0)
 		return r;
-	if (dir_type_is_instance(vol->type)) {
-		autofree char *rootfs = str_printf("%s/rootfs", vol->name);
-
-		if (mount_is_root(dir, rootfs))
-			return error_set(err, -EBUSY,
-					 "Storage volume '%s' is mounted: stop the instance first",
-					 vol->name);
-	}
 
 	/* Build the restored volume beside the current one, swap them in one rename, then
 	 * drop the old one: a failure before the swap leaves the volume as it was. */
-	r = dir_copy(pool, snap_rel, tmp_rel, false, err);
+	r = build(pool, vol, snap_rel, tmp, err);
 	if (r < 0)
 		return r;
 	if (renameat2(dir, tmp, dir, vol->name, RENAME_EXCHANGE) < 0) {
 		r = error_errno(err, -errno, "Failed to restore '%s' from snapshot '%s'", vol->name,
 				snap);
-		(void)tree_remove(dir, tmp, NULL);
+		(void)remove(dir, tmp, NULL);
 		return r;
 	}
-	r = tree_remove(dir, tmp, NULL);
+	r = remove(dir, tmp, NULL);
 	if (r < 0)
 		log_warn_errno(r,
 			       "Failed to remove the old contents of volume '%s' ('%s'), ignoring",
 			       vol->name, tmp);
 	return 0;
+}
+
+/* Builds the restored copy: the snapshot's files copied as in dir_copy(). */
+static int dir_restore_build(struct storage_pool *pool, const struct storage_volume *vol,
+			     const char *snap_rel, const char *tmp, struct error *err)
+{
+	autofree char *tmp_rel = str_printf("%s/%s", dir_type_dirs[vol->type], tmp);
+
+	return dir_copy(pool, snap_rel, tmp_rel, false, err);
+}
+
+static int dir_snapshot_restore(struct storage_pool *pool, const struct storage_volume *vol,
+				const char *snap, struct error *err)
+{
+	return dir_snapshot_restore_with(pool, vol, snap, dir_restore_build, tree_remove, err);
 }
 
 int dir_snapshot_rename(struct storage_pool *pool, const struct storage_volume *vol,

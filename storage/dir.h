@@ -55,6 +55,22 @@ void dir_snapshot_parent_prune(struct storage_pool *pool, enum storage_volume_ty
 /* Copies metadata.yaml and templates/ (when src_fd has them) into dst_fd. */
 int dir_copy_metadata(int src_fd, int dst_fd, struct error *err);
 
+/* Removes the entry name of parent_fd (a volume or snapshot: a tree, a subvolume). */
+typedef int (*dir_remove_fn)(int parent_fd, const char *name, struct error *err);
+/* Builds the new volume tmp (in the volume's type directory) from the snapshot at
+ * snap_rel. */
+typedef int (*dir_build_fn)(struct storage_pool *pool, const struct storage_volume *vol,
+			    const char *snap_rel, const char *tmp, struct error *err);
+
+/* snapshot_delete(), removing the snapshot with remove. */
+int dir_snapshot_remove(struct storage_pool *pool, const struct storage_volume *vol,
+			const char *snap, dir_remove_fn remove, struct error *err);
+/* snapshot_restore(): builds the restored volume beside the current one with build, swaps
+ * the two in one rename, and removes the old one with remove. -EBUSY when mounted. */
+int dir_snapshot_restore_with(struct storage_pool *pool, const struct storage_volume *vol,
+			      const char *snap, dir_build_fn build, dir_remove_fn remove,
+			      struct error *err);
+
 /* The storage_driver functions of the same names, on this layout. */
 int dir_volume_unmount(struct storage_pool *pool, const struct storage_volume *vol,
 		       struct error *err);
