@@ -209,7 +209,7 @@ int instance_load(struct db *db, const char *name, struct instance **ret, struct
 	return 0;
 }
 
-const char *instance_root_pool(const struct instance *inst)
+const json_t *instance_root_device(const struct instance *inst)
 {
 	const char *name;
 	json_t *dev;
@@ -219,9 +219,16 @@ const char *instance_root_pool(const struct instance *inst)
 		const char *path = json_get_str(dev, "path");
 
 		if (streq(json_get_str(dev, "type") ?: "", "disk") && path && streq(path, "/"))
-			return json_get_str(dev, "pool");
+			return dev;
 	}
 	return NULL;
+}
+
+const char *instance_root_pool(const struct instance *inst)
+{
+	const json_t *dev = instance_root_device(inst);
+
+	return dev ? json_get_str(dev, "pool") : NULL;
 }
 
 json_t *instance_to_json(const struct instance *inst, enum instance_status status)

@@ -592,18 +592,27 @@ static int create_volume(const struct instance_env *env, const struct instance_c
 			 const struct instance *inst, struct error *err)
 {
 	autoclean(storage_pool_freep) struct storage_pool *src_pool = NULL;
+	const char *size = json_get_str(instance_root_device(inst), "size");
 	int r;
 
 	if (src) {
 		r = root_pool_load(env, src, &src_pool, err);
-		if (r < 0)
-			return r;
-		return storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
-					     a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0, err);
+		if (r >= 0)
+			r = storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
+						  a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0,
+						  err);
+	} else if (a->fingerprint) {
+		r = storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
+	} else {
+		r = storage_instance_create_empty(pool, inst->name, err);
 	}
-	if (a->fingerprint)
-		return storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
-	return storage_instance_create_empty(pool, inst->name, err);
+	if (r < 0 || str_is_empty(size))
+		return r;
+	/* The root disk's size: a quota where the driver has them (btrfs). */
+	r = storage_instance_set_size(pool, inst->name, size, err);
+	if (r < 0)
+		(void)storage_instance_delete(pool, inst->name, NULL);
+	return r;
 }
 
 int instance_create(const struct instance_env *env, const struct instance_create_args *a,

@@ -1734,6 +1734,19 @@ int storage_instance_snapshot_rename(struct storage_pool *pool, const char *name
 					      err);
 }
 
+int storage_instance_set_size(struct storage_pool *pool, const char *name, const char *size,
+			      struct error *err)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	autojson json_t *config = json_pack("{s:s}", "size", size);
+	int r;
+
+	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
+	if (r < 0)
+		return r;
+	return storage_volume_update(pool, vol, NULL, config, true, err);
+}
+
 int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t *ret_used,
 			   struct error *err)
 {

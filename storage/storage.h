@@ -353,6 +353,11 @@ int storage_instance_snapshot_restore(struct storage_pool *pool, const char *nam
 int storage_instance_snapshot_rename(struct storage_pool *pool, const char *name, const char *snap,
 				     const char *new_snap, struct error *err);
 
+/* Sets the "size" of container name's volume (a quota on btrfs; recorded only on dir).
+ * Blocks. */
+int storage_instance_set_size(struct storage_pool *pool, const char *name, const char *size,
+			      struct error *err);
+
 /* Bytes container name's volume uses (for the state's disk usage). Blocks. */
 int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t *ret_used,
 			   struct error *err);

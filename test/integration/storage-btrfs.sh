@@ -100,8 +100,9 @@ lxc launch busybox q1 -s bp -d root,size=20MiB >/dev/null || fail "launch with a
 if lxc exec q1 -- dd if=/dev/zero of=/root/big bs=1M count=60 2>/dev/null; then
 	fail "wrote 60MiB into a 20MiB root"
 fi
-lxc exec q1 -- sh -c 'echo small > /root/ok' || fail "small write after the quota hit"
 lxc exec q1 -- rm -f /root/big
+sync
+lxc exec q1 -- sh -c 'echo small > /root/ok' || fail "small write once space was freed"
 lxc exec c1 -- dd if=/dev/zero of=/root/big bs=1M count=60 2>/dev/null || fail "c1 limited by q1's quota"
 lxc exec c1 -- rm -f /root/big
 
