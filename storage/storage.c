@@ -36,6 +36,7 @@ static const struct config_key storage_volume_keys[] = {
 	{ .name = "size", .type = CONFIG_TYPE_SIZE },
 	{ .name = "security.shifted", .type = CONFIG_TYPE_BOOL },
 	{ .name = "security.unmapped", .type = CONFIG_TYPE_BOOL },
+	{ .name = "security.shared", .type = CONFIG_TYPE_BOOL },
 	{ .name = "volatile.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{ .name = "user.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{},
@@ -1245,6 +1246,85 @@ int storage_volumes_list_json(struct storage_pool *pool, int type, bool full, js
 		return r;
 	*ret = take_ptr(out);
 	return 0;
+}
+
+/* The custom volume a disk device names, its pool loaded. */
+static int disk_volume_load(struct db *db, const char *lodge_dir, const json_t *dev,
+			    struct storage_pool **ret_pool, struct storage_volume **ret_vol,
+			    struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	r = storage_pool_load(db, lodge_dir, json_get_str(dev, "pool"), &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_load(pool, STORAGE_VOLUME_CUSTOM, json_get_str(dev, "source"), ret_vol,
+				err);
+	if (r < 0)
+		return r;
+	*ret_pool = take_ptr(pool);
+	return 0;
+}
+
+/* True for a disk device that mounts a custom volume (not the root disk). */
+static bool device_is_volume_disk(const json_t *dev)
+{
+	const char *path = json_get_str(dev, "path");
+
+	return streq(json_get_str(dev, "type") ?: "", "disk") && json_get_str(dev, "pool") &&
+	       path && !streq(path, "/");
+}
+
+int storage_disk_volume_paths(struct db *db, const char *lodge_dir, const json_t *devices,
+			      json_t **ret, struct error *err)
+{
+	autojson json_t *paths = json_object();
+	const char *devname;
+	json_t *dev;
+	int r;
+
+	json_object_foreach((json_t *)devices, devname, dev)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+		autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+		char *path = NULL;
+
+		if (!device_is_volume_disk(dev))
+			continue;
+		r = disk_volume_load(db, lodge_dir, dev, &pool, &vol, err);
+		if (r >= 0)
+			r = storage_volume_mount(pool, STORAGE_VOLUME_CUSTOM, vol->name, &path,
+						 err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", devname);
+		(void)json_object_set_new(paths, devname, json_string_own(path));
+	}
+	*ret = take_ptr(paths);
+	return 0;
+}
+
+int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev, json_t **ret,
+			      struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	const char *shared;
+	int r;
+
+	if (!device_is_volume_disk(dev)) {
+		*ret = json_array();
+		return 0;
+	}
+	r = disk_volume_load(db, lodge_dir, dev, &pool, &vol, err);
+	if (r < 0)
+		return r;
+	shared = json_get_str(vol->config, "security.shared");
+	if (shared && streq(shared, "true")) {
+		*ret = json_array();
+		return 0;
+	}
+	return db_storage_volume_users(db, pool->name, vol->name, ret, err);
 }
 
 /* ---- images and instance volumes ------------------------------------------------------ */

@@ -294,6 +294,21 @@ json_t *storage_volume_etag_source(const struct storage_volume *vol);
 int storage_volumes_list_json(struct storage_pool *pool, int type, bool full, json_t **ret,
 			      struct error *err);
 
+/* ---- custom volumes on instances ------------------------------------------------------ */
+
+/* For each disk device of devices (an instance's expanded devices) that mounts a custom
+ * volume ("pool", "source", a "path" other than "/"): mounts the volume and maps the
+ * device's name to the volume's host path in *ret (a new object). Errors name the device.
+ * Blocks. */
+int storage_disk_volume_paths(struct db *db, const char *lodge_dir, const json_t *devices,
+			      json_t **ret, struct error *err);
+
+/* The URLs of the instances and profiles that attach the custom volume of disk device dev,
+ * when that volume is exclusive (security.shared is not true); an empty array for a
+ * shared volume or a device that is no custom volume. */
+int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev,
+			      json_t **ret, struct error *err);
+
 /* ---- instance volumes ----------------------------------------------------------------- */
 
 /* Creates container name's volume from image fingerprint: the image is unpacked into the
