@@ -707,6 +707,45 @@ static void record_power_state(const struct instance_env *env, struct instance *
 	error_clear(&err);
 }
 
+/* LXD's exclusive volumes: a custom volume without security.shared=true is mounted by one
+ * running instance at a time. */
+static int volumes_check_exclusive(const struct instance_env *env, const struct instance *inst,
+				   struct error *err)
+{
+	const char *devname;
+	json_t *dev;
+	int r;
+
+	json_object_foreach(inst->expanded_devices, devname, dev)
+	{
+		autojson json_t *users = NULL;
+		size_t i;
+		json_t *u;
+
+		r = storage_disk_volume_users(env->db, env->dir, dev, &users, err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", devname);
+		json_array_foreach(users, i, u)
+		{
+			autoclean(instance_freep) struct instance *other = NULL;
+			const char *name = json_string_value(u);
+
+			if (!str_has_prefix(name, "/1.0/instances/"))
+				continue;
+			name += strlen("/1.0/instances/");
+			if (streq(name, inst->name) ||
+			    instance_load(env->db, name, &other, NULL) < 0)
+				continue;
+			if (instance_is_running(env, other))
+				return error_set(
+					err, -EBUSY,
+					"Storage volume '%s' of device '%s' is in use by running instance '%s': set security.shared=true on the volume to share it",
+					json_get_str(dev, "source"), devname, name);
+		}
+	}
+	return 0;
+}
+
 int instance_start(const struct instance_env *env, struct instance *inst, struct error *err)
 {
 	int r;
@@ -714,6 +753,9 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 	if (instance_is_running(env, inst))
 		return error_set(err, -EINVAL, "The instance is already running");
 	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
+	if (r < 0)
+		return r;
+	r = volumes_check_exclusive(env, inst, err);
 	if (r < 0)
 		return r;
 	r = instance_mount(env, inst, NULL, err);

@@ -50,6 +50,7 @@
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "storage/storage.h"
 
 #include "lib/banned.h"
 
@@ -566,6 +567,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 			    struct instance *inst, bool at_start, struct error *err)
 {
 	autoclean(lxc_conf_release) struct lxc_conf conf = { 0 };
+	autojson json_t *volume_paths = NULL;
 	struct lxc_conf_input in;
 	struct cgroup_info cg;
 	struct lxc_host host;
@@ -588,6 +590,9 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		r = idmap_lock(p, &lock_fd, err);
 	if (r == 0)
 		r = lxc_idmap_for(p, inst, &map, &privileged, err);
+	if (r == 0)
+		r = storage_disk_volume_paths(env->db, env->dir, inst->expanded_devices,
+					      &volume_paths, err);
 	/* The rootfs is checked at start only: the storage layer may mount it differently
 	 * then, and the config is rewritten anyway. */
 	idmapped = !privileged;
@@ -610,6 +615,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		.host = &host,
 		.idmap = privileged ? NULL : &map,
 		.rootfs_idmapped = idmapped,
+		.volume_paths = volume_paths,
 	};
 	r = lxc_conf_build(&in, &conf, err);
 	if (r < 0) {

@@ -110,19 +110,29 @@ lxc exec c1 -- rm -f /root/big
 lxc storage volume create bp v1 size=30MiB || fail "lxc storage volume create"
 lxc storage volume list bp --format csv | grep -q "^custom,v1,,filesystem,0$" ||
 	fail "lxc storage volume list: $(lxc storage volume list bp --format csv)"
+# Devices of a running container are not hot-plugged yet: attach while stopped.
+lxc stop c1 c2 --force
 lxc storage volume attach bp v1 c1 /mnt/v1 || fail "lxc storage volume attach"
+lxc start c1
 lxc exec c1 -- sh -c 'echo vol > /mnt/v1/file' || fail "write to the volume inside c1"
 assert_eq "$(lxc exec c1 -- stat -c %u /mnt/v1/file)" 0 "owner inside"
+# ... and c1 is unprivileged: its root is a high host uid, so the write went through a shift.
+assert_match "$(lxc exec c1 -- cat /proc/self/uid_map)" "^ *0 +[1-9][0-9]+ " "c1 is unprivileged"
+[ "$(nsenter -t "$DAEMON_PID" -m stat -c %u "$LODGE_DIR/storage-pools/bp/custom/v1/file")" = 0 ] ||
+	fail "the volume's file is not stored with unshifted ids"
 if lxc exec c1 -- dd if=/dev/zero of=/mnt/v1/big bs=1M count=60 2>/dev/null; then
 	fail "wrote 60MiB into a 30MiB volume"
 fi
 lxc exec c1 -- rm -f /mnt/v1/big
-# Exclusive: a second running instance cannot take it.
-out=$(lxc storage volume attach bp v1 c2 /mnt/v1 2>&1) && fail "attached v1 to two running instances"
-assert_match "$out" "security.shared" "exclusive volume message"
+# Exclusive: a second instance cannot start with it while c1 runs.
+lxc storage volume attach bp v1 c2 /mnt/v1 || fail "attach to stopped c2"
+out=$(lxc start c2 2>&1) && fail "started c2 with v1 while c1 uses it"
+assert_match "$out" "in use by running instance 'c1'.*security.shared=true" "exclusive volume message"
+assert_eq "$(lxc list c2 -c s --format csv)" STOPPED "c2 after the refused start"
 lxc storage volume set bp v1 security.shared=true
-lxc storage volume attach bp v1 c2 /mnt/v1 || fail "attach a shared volume"
+lxc start c2 || fail "start with a shared volume"
 assert_eq "$(lxc exec c2 -- cat /mnt/v1/file)" vol "shared volume seen by c2"
+lxc stop c2 --force
 lxc storage volume detach bp v1 c2
 # Volume snapshots, restore, copy and move between pools.
 lxc storage volume snapshot bp v1 vs0 || fail "volume snapshot"
@@ -133,16 +143,19 @@ lxc start c1
 assert_eq "$(lxc exec c1 -- cat /mnt/v1/file)" vol "restored volume"
 out=$(lxc storage volume delete bp v1 2>&1) && fail "deleted an attached volume"
 assert_match "$out" "in use by: /1.0/instances/c1" "in-use volume message"
+lxc stop c1 --force
 lxc storage volume detach bp v1 c1
 lxc storage volume copy bp/v1 default/v1c || fail "volume copy to dir"
 lxc storage volume move bp/v1 default/v1m || fail "volume move to dir"
 expect_status 404 GET /1.0/storage-pools/bp/volumes/custom/v1 >/dev/null
 lxc storage volume attach default v1m c1 /mnt/m
+lxc start c1
 assert_eq "$(lxc exec c1 -- cat /mnt/m/file)" vol "moved volume content"
+lxc stop c1 --force
 lxc storage volume detach default v1m c1
 
 # lodged restarts after the pool was unmounted (as after a reboot): mounted again.
-lxc stop c1 c2 q1 --force
+lxc stop q1 --force
 daemon_kill
 sleep 0.5
 assert_eq "$(test_loops)" "" "loop device kept after lodged and its namespace went"
