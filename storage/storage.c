@@ -1617,6 +1617,45 @@ static int copy_within(struct storage_pool *pool, const struct storage_volume *s
 	return volume_record(pool, &dst, err);
 }
 
+/* Removes the volume (type, name) of pool and its snapshots, if recorded: the undo of a
+ * copy. */
+static void volume_remove_quietly(struct storage_pool *pool, enum storage_volume_type type,
+				  const char *name)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+
+	if (storage_volume_load(pool, type, name, &vol, NULL) == 0)
+		(void)volume_remove(pool, vol, NULL);
+}
+
+/* Copies vol (a volume or a snapshot) into the new volume dst of the same pool, with its
+ * snapshots when with_snapshots; nothing of the copy stays when a step fails. */
+static int copy_within_all(struct storage_pool *pool, const struct storage_volume *vol,
+			   const char *dst, bool with_snapshots, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	int r;
+
+	r = copy_within(pool, vol, dst, err);
+	if (r < 0 || !with_snapshots)
+		return r;
+
+	r = db_storage_volume_list(pool->db, pool->id, storage_volume_type_names[vol->type],
+				   vol->name, &snaps, err);
+	for (size_t i = 0; i < snaps.n && r >= 0; i++) {
+		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
+		autofree char *dst_snap =
+			str_printf("%s/%s", dst, strchr(snaps.items[i]->name, '/') + 1);
+
+		snap = volume_from_row(snaps.items[i], vol->type);
+		r = copy_within(pool, snap, dst_snap, err);
+	}
+	db_storage_volume_list_release(&snaps);
+	if (r < 0)
+		volume_remove_quietly(pool, vol->type, dst);
+	return r;
+}
+
 /* Opens the directory containing path (a volume's root filesystem). */
 static int open_parent(const char *path, int *ret_fd, struct error *err)
 {
@@ -1762,30 +1801,170 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 		image_lock_take(key);
 	}
 
-	r = copy_within(src_pool, vol, dst, err);
+	return copy_within_all(src_pool, vol, dst,
+			       (flags & STORAGE_COPY_SNAPSHOTS) && !strchr(src, '/'), err);
+}
+
+/* Replaces the contents of the mounted custom volume dst (of dst_pool) with those of src
+ * (of src_pool, a volume or a snapshot). */
+static int custom_contents_copy(struct storage_pool *src_pool, const struct storage_volume *src,
+				struct storage_pool *dst_pool, const struct storage_volume *dst,
+				struct error *err)
+{
+	autofree char *src_path = NULL, *dst_path = NULL;
+	autoclose int src_fd = -1, dst_fd = -1;
+	int r;
+
+	r = src_pool->driver->volume_mount(src_pool, src, NULL, &src_path, err);
 	if (r < 0)
 		return r;
-	if (!(flags & STORAGE_COPY_SNAPSHOTS) || strchr(src, '/'))
-		return 0;
+	r = dst_pool->driver->volume_mount(dst_pool, dst, NULL, &dst_path, err);
+	if (r < 0)
+		return r;
+	src_fd = open(src_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src_fd < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", src_path);
+	dst_fd = open(dst_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst_fd < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", dst_path);
+	r = tree_clear(dst_fd, err);
+	if (r < 0)
+		return r;
+	return tree_copy_contents(src_fd, dst_fd, err);
+}
 
-	r = db_storage_volume_list(src_pool->db, src_pool->id, "container", src, &snaps, err);
+/* Copies custom volume src of src_pool to the new dst_name of another pool through the
+ * host, its snapshots first (each copied into the new volume, then snapshotted there). */
+static int custom_copy_across(struct storage_pool *src_pool, const struct storage_volume *src,
+			      struct storage_pool *dst_pool, const char *dst_name,
+			      bool with_snapshots, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	struct storage_volume dst = *src;
+	autojson json_t *config = json_deep_copy(src->config);
+	int r;
+
+	dst.id = 0;
+	dst.name = (char *)dst_name;
+	dst.config = config;
+	dst.created_at = now_sec();
+	r = dst_pool->driver->volume_create(dst_pool, &dst, err);
+	if (r < 0)
+		return r;
+	r = volume_apply_size(dst_pool, &dst, err);
+	if (r >= 0)
+		r = volume_record(dst_pool, &dst, err);
+	else
+		(void)dst_pool->driver->volume_delete(dst_pool, &dst, NULL);
+	if (r < 0)
+		return r;
+
+	if (with_snapshots)
+		r = db_storage_volume_list(src_pool->db, src_pool->id, "custom", src->name, &snaps,
+					   err);
 	for (size_t i = 0; i < snaps.n && r >= 0; i++) {
 		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
-		autofree char *dst_snap =
-			str_printf("%s/%s", dst, strchr(snaps.items[i]->name, '/') + 1);
+		const char *snap_name = strchr(snaps.items[i]->name, '/') + 1;
+		struct storage_volume dst_snap;
+		autofree char *name = str_printf("%s/%s", dst_name, snap_name);
 
-		snap = volume_from_row(snaps.items[i], STORAGE_VOLUME_CONTAINER);
-		r = copy_within(src_pool, snap, dst_snap, err);
+		snap = volume_from_row(snaps.items[i], STORAGE_VOLUME_CUSTOM);
+		r = custom_contents_copy(src_pool, snap, dst_pool, &dst, err);
+		if (r >= 0)
+			r = dst_pool->driver->snapshot_create(dst_pool, &dst, snap_name, err);
+		if (r < 0)
+			break;
+		dst_snap = *snap;
+		dst_snap.name = name;
+		r = volume_record(dst_pool, &dst_snap, err);
 	}
 	db_storage_volume_list_release(&snaps);
-	if (r < 0) {
-		autoclean(storage_volume_freep) struct storage_volume *copy = NULL;
+	if (r >= 0)
+		r = custom_contents_copy(src_pool, src, dst_pool, &dst, err);
+	if (r < 0)
+		volume_remove_quietly(dst_pool, STORAGE_VOLUME_CUSTOM, dst_name);
+	return r;
+}
 
-		/* Undo: the copy and whatever snapshots it got. */
-		if (storage_volume_load(dst_pool, STORAGE_VOLUME_CONTAINER, dst, &copy, NULL) == 0)
-			(void)volume_remove(dst_pool, copy, NULL);
+int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
+			       struct storage_pool *dst_pool, const char *dst, bool with_snapshots,
+			       struct error *err)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	int r;
+
+	r = name_check("storage volume", dst, err);
+	if (r < 0)
 		return r;
+	r = storage_volume_load(src_pool, STORAGE_VOLUME_CUSTOM, src, &vol, err);
+	if (r < 0)
+		return r;
+	r = volume_check_absent(dst_pool, STORAGE_VOLUME_CUSTOM, dst, err);
+	if (r < 0)
+		return r;
+	r = pool_mount(src_pool, err);
+	if (r >= 0)
+		r = pool_mount(dst_pool, err);
+	if (r < 0)
+		return r;
+	if (src_pool->id == dst_pool->id)
+		return copy_within_all(src_pool, vol, dst, with_snapshots && !strchr(src, '/'),
+				       err);
+	return custom_copy_across(src_pool, vol, dst_pool, dst, with_snapshots && !strchr(src, '/'),
+				  err);
+}
+
+int storage_volume_move_custom(struct storage_pool *src_pool, const struct storage_volume *vol,
+			       struct storage_pool *dst_pool, const char *dst, struct error *err)
+{
+	int r;
+
+	if (src_pool->id == dst_pool->id)
+		return storage_volume_rename(src_pool, vol, dst, err);
+	r = volume_check_unused(src_pool, vol, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_copy_custom(src_pool, vol->name, dst_pool, dst, true, err);
+	if (r < 0)
+		return r;
+	r = volume_remove(src_pool, vol, err);
+	if (r < 0)
+		volume_remove_quietly(dst_pool, STORAGE_VOLUME_CUSTOM, dst);
+	return r;
+}
+
+int storage_volume_snapshots_list_json(struct storage_pool *pool, const struct storage_volume *vol,
+				       bool full, json_t **ret, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	autojson json_t *out = json_array();
+	int r;
+
+	r = db_storage_volume_list(pool->db, pool->id, storage_volume_type_names[vol->type],
+				   vol->name, &snaps, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < snaps.n; i++) {
+		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
+		json_t *j = NULL;
+
+		snap = volume_from_row(snaps.items[i], vol->type);
+		if (!full) {
+			(void)json_array_append_new(
+				out, json_string_own(volume_url(pool, vol->type, snap->name)));
+			continue;
+		}
+		r = storage_volume_to_json(pool, snap, &j, err);
+		if (r < 0)
+			break;
+		(void)json_object_set_new(j, "name", json_string(strchr(snap->name, '/') + 1));
+		(void)json_object_set_new(j, "expires_at", json_time(0, 0));
+		(void)json_array_append_new(out, j);
 	}
+	db_storage_volume_list_release(&snaps);
+	if (r < 0)
+		return r;
+	*ret = take_ptr(out);
 	return 0;
 }
 

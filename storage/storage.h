@@ -272,6 +272,24 @@ int storage_volume_snapshot_rename(struct storage_pool *pool, enum storage_volum
 				   const char *name, const char *snap, const char *new_snap,
 				   struct error *err);
 
+/* Copies custom volume src (or snapshot "src/snap") of src_pool to the new custom volume
+ * dst of dst_pool (which may be src_pool), its snapshots too when with_snapshots. Within a
+ * pool the driver clones (btrfs: subvolume snapshots); between pools the files are copied.
+ * A failed copy leaves nothing. Blocks. */
+int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
+			       struct storage_pool *dst_pool, const char *dst, bool with_snapshots,
+			       struct error *err);
+
+/* Moves custom volume vol (with its snapshots) to dst of dst_pool: a rename within the pool,
+ * a copy then a delete between pools. -EBUSY naming the users when something uses it.
+ * Blocks. */
+int storage_volume_move_custom(struct storage_pool *src_pool, const struct storage_volume *vol,
+			       struct storage_pool *dst_pool, const char *dst, struct error *err);
+
+/* GET .../volumes/<type>/<name>/snapshots: URLs, or objects (full) named by the snapshot. */
+int storage_volume_snapshots_list_json(struct storage_pool *pool, const struct storage_volume *vol,
+				       bool full, json_t **ret, struct error *err);
+
 /* Host path of a custom volume's filesystem (a new string). Blocks. */
 int storage_volume_mount(struct storage_pool *pool, enum storage_volume_type type, const char *name,
 			 char **ret_path, struct error *err);
