@@ -1002,6 +1002,17 @@ static int api_volume_snapshots_get(struct api_request *req)
 	return api_reply_sync(req, list);
 }
 
+/* Announces action on the snapshot job->new_name when r says the job succeeded. */
+static int snapshot_job_done(struct storage_job *job, int r, const char *action)
+{
+	if (r < 0)
+		return r;
+	job->lifecycle = xstrdup(action);
+	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s", job->pool,
+				 job->name, job->new_name);
+	return 0;
+}
+
 static int snapshot_create_run(struct storage_job *job, struct error *err)
 {
 	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
@@ -1010,12 +1021,7 @@ static int snapshot_create_run(struct storage_job *job, struct error *err)
 	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
 	if (r >= 0)
 		r = storage_volume_snapshot_create(pool, job->type, job->name, job->new_name, err);
-	if (r < 0)
-		return r;
-	job->lifecycle = xstrdup("storage-volume-snapshot-created");
-	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s", job->pool,
-				 job->name, job->new_name);
-	return 0;
+	return snapshot_job_done(job, r, "storage-volume-snapshot-created");
 }
 
 /* A job on the custom volume of the path (and its snapshot, when the path names one). */
@@ -1130,12 +1136,7 @@ static int snapshot_rename_run(struct storage_job *job, struct error *err)
 	if (r >= 0)
 		r = storage_volume_snapshot_rename(pool, job->type, job->name, snap, job->new_name,
 						   err);
-	if (r < 0)
-		return r;
-	job->lifecycle = xstrdup("storage-volume-snapshot-renamed");
-	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s", job->pool,
-				 job->name, job->new_name);
-	return 0;
+	return snapshot_job_done(job, r, "storage-volume-snapshot-renamed");
 }
 
 /* POST .../volumes/custom/{name}/snapshots/{snapshot} {"name"}: renames; an operation. */
@@ -1172,12 +1173,7 @@ static int snapshot_delete_run(struct storage_job *job, struct error *err)
 	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
 	if (r >= 0)
 		r = storage_volume_snapshot_delete(pool, job->type, job->name, job->new_name, err);
-	if (r < 0)
-		return r;
-	job->lifecycle = xstrdup("storage-volume-snapshot-deleted");
-	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s", job->pool,
-				 job->name, job->new_name);
-	return 0;
+	return snapshot_job_done(job, r, "storage-volume-snapshot-deleted");
 }
 
 /* DELETE .../volumes/custom/{name}/snapshots/{snapshot}: an operation. */
