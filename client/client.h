@@ -135,4 +135,5 @@ char *cli_size_iec(uint64_t bytes, int precision);
 extern const struct command command_info;
 extern const struct command command_monitor;
 extern const struct command command_operation;
+extern const struct command command_storage;
 extern const struct command command_version;

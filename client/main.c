@@ -11,7 +11,8 @@
 /* Every top-level command, in the order help lists them. A new command adds its
  * client/cmd-<name>.c to lodge_SOURCES, its declaration to client.h and its line here. */
 static const struct command *const commands[] = {
-	&command_info, &command_monitor, &command_operation, &command_version, NULL,
+	&command_info,	  &command_monitor, &command_operation,
+	&command_storage, &command_version, NULL,
 };
 
 int main(int argc, char **argv)

@@ -21,12 +21,6 @@ test_loops() {
 lodged_mounts() {
 	nsenter -t "$DAEMON_PID" -m cat /proc/self/mounts
 }
-loops_cleanup() {
-	local l
-	for l in $(losetup -a 2>/dev/null | grep -F "$LODGE_DIR/" | cut -d: -f1); do
-		losetup -d "$l" 2>/dev/null || true
-	done
-}
 at_exit loops_cleanup
 
 "$LODGE_SRCDIR/images/build-busybox.sh" "$LODGE_DIR/busybox.tar.xz" >/dev/null ||
