@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -54,42 +55,55 @@ static void fd_close(int *fd)
 	*fd = -1;
 }
 
+/* The child of userns_fd_new(): born in the new user namespace, it only waits for its
+ * parent to close the pipe. It shares our memory (CLONE_VM), so it touches nothing else. */
+static int userns_child(void *arg)
+{
+	const int *hold = arg;
+	char c;
+
+	/* Our copy of the descriptor table has the write end too: without closing it, the
+	 * read would never see the parent's close. */
+	(void)close(hold[1]);
+	(void)read(hold[0], &c, 1);
+	_exit(0);
+}
+
 int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *err)
 {
-	int ready[2] = { -1, -1 }, hold[2] = { -1, -1 };
-	char path[64], c;
-	int fd = -1, r;
+	/* Enough for read() and _exit() on any architecture we build for. */
+	enum { STACK_SIZE = 64 * 1024 };
+	int hold[2] = { -1, -1 };
+	autofree int *child_fds = xmalloc(2 * sizeof(int));
+	autofree char *stack = NULL;
+	sigset_t all, old;
+	char path[64];
+	int fd = -1, r = 0, saved_errno;
 	pid_t pid;
 
 	if (idmap->uid_count == 0 || idmap->gid_count == 0)
 		return error_set(err, -EINVAL, "Invalid id map: empty range");
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
-		r = error_errno(err, -errno, "Failed to create a pipe");
-		goto out;
-	}
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return error_errno(err, -errno, "Failed to create a pipe");
 
-	/* The child makes the namespace and waits (on hold) while we write its maps and take
-	 * a descriptor; the namespace lives on through the descriptor. */
-	pid = fork();
+	/* The child is created in the namespace and waits (on hold) while we write its maps
+	 * and take a descriptor; the namespace lives on through the descriptor. CLONE_VM:
+	 * copying the page tables of this large, threaded process (fork) cost tens of ms. */
+	stack = xmalloc(STACK_SIZE);
+	/* The child runs no signal handler: a handler would run on our memory. It inherits
+	 * this thread's mask with everything blocked. */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* The child reads its own copy: we reset hold[] while it may not have run yet. */
+	memcpy(child_fds, hold, 2 * sizeof(int));
+	pid = clone(userns_child, stack + STACK_SIZE, CLONE_NEWUSER | CLONE_VM | SIGCHLD,
+		    child_fds);
+	saved_errno = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved_errno;
 	if (pid < 0) {
-		r = error_errno(err, -errno, "Failed to fork");
+		r = error_errno(err, -errno, "Failed to create a user namespace");
 		goto out;
-	}
-	if (pid == 0) {
-		(void)close(ready[0]);
-		(void)close(hold[1]);
-		c = unshare(CLONE_NEWUSER) < 0 ? 1 : 0;
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		(void)read(hold[0], &c, 1);
-		_exit(0);
-	}
-	fd_close(&ready[1]);
-	fd_close(&hold[0]);
-
-	if (read(ready[0], &c, 1) != 1 || c != 0) {
-		r = error_set(err, -EPERM, "Failed to create a user namespace");
-		goto out_child;
 	}
 	r = write_map(pid, "uid_map", idmap->uid_base, idmap->uid_count, err);
 	if (r < 0)
@@ -107,8 +121,6 @@ out_child:
 	fd_close(&hold[1]); /* lets the child exit */
 	wait_child(pid, NULL);
 out:
-	fd_close(&ready[0]);
-	fd_close(&ready[1]);
 	fd_close(&hold[0]);
 	fd_close(&hold[1]);
 	if (r < 0)
