@@ -99,6 +99,12 @@ static json_t *json_string_own(char *s)
 	return j;
 }
 
+/* Whether a and b (either may be NULL) are the same string, or both absent. */
+static bool str_eq_null(const char *a, const char *b)
+{
+	return a ? b && streq(a, b) : !b;
+}
+
 static long long now_sec(void)
 {
 	return (long long)time(NULL);
@@ -480,6 +486,11 @@ int storage_pool_update(struct storage_pool *pool, const char *description, cons
 		return error_set(err, -EINVAL, "The source of storage pool '%s' cannot be changed",
 				 pool->name);
 
+	/* The loop file's size is fixed once made (growing it is a later step). */
+	if (!str_eq_null(json_get_str(pool->config, "size"), json_get_str(next, "size")))
+		return error_set(err, -EOPNOTSUPP,
+				 "The size of storage pool '%s' cannot be changed yet", pool->name);
+
 	if (!description)
 		description = pool->description;
 	r = db_storage_pool_update(pool->db, pool->id, description, next, err);
@@ -819,7 +830,7 @@ int storage_volume_update(struct storage_pool *pool, const struct storage_volume
 	updated.config = next;
 	old_size = json_get_str(vol->config, "size");
 	new_size = json_get_str(next, "size");
-	if (!(old_size ? new_size && streq(old_size, new_size) : !new_size)) {
+	if (!str_eq_null(old_size, new_size)) {
 		r = pool_mount(pool, err);
 		if (r < 0)
 			return r;

@@ -39,6 +39,10 @@ lxc storage list --format csv | grep -q "^bp,btrfs,$LODGE_DIR/disks/bp.img,,0,CR
 	fail "lxc storage list: $(lxc storage list --format csv)"
 lxc storage show bp | grep -q "^  size: 1GiB$" || fail "lxc storage show: $(lxc storage show bp)"
 lxc storage info bp | grep -q "total space: 1.00GiB" || fail "lxc storage info: $(lxc storage info bp)"
+out=$(lxc storage set bp size=2GiB 2>&1) && fail "resized the pool"
+assert_match "$out" "cannot be changed yet" "pool resize refused"
+lxc storage set bp user.note=x || fail "lxc storage set"
+lxc storage unset bp user.note || fail "lxc storage unset"
 reply=$(expect_status 200 GET /1.0/storage-pools/bp/resources)
 [ "$(jq '.metadata.space.total > 900000000' <<<"$reply")" = true ] || fail "resources: $reply"
 
