@@ -6,7 +6,8 @@
 #
 # For each daemon: launch from a cached busybox image (create + start until RUNNING),
 # non-interactive exec round trip, `lxc list` (recursion=2), and stop + delete. Prints the
-# median in ms of ROUNDS runs (default 10) and, with LXD, the ratio LXD/lodged.
+# median in ms of ROUNDS runs (default 10) and, with LXD, the ratio LXD/lodged. lodged is
+# measured a second time through lodge's own client (launch, exec, list, delete).
 # LXD needs a storage pool and a root disk in its default profile; the script adds them
 # (pool "default", dir) if missing. Neither daemon gets a network: nics are not measured.
 set -euo pipefail
@@ -14,46 +15,44 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$top/build}
 rounds=${2:-10}
 
-dir=$(mktemp -d /tmp/lodge-bench.XXXXXX)
-chmod 711 "$dir"
-cleanup() {
-	LXD_DIR=$dir lxc list --format csv -c n 2>/dev/null | xargs -r -n1 env LXD_DIR="$dir" lxc delete -f >/dev/null 2>&1 || true
-	[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-	awk -v d="$dir/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r | xargs -r umount -l
-	rm -rf "$dir"
+. "$top/bench/lib.sh"
+bench_lodged_start --no-default-network
+
+# cli DIR CLIENT ARGS...: the lxc client, or lodge ("lodge") on the same daemon directory.
+cli() {
+	local d=$1 client=$2
+	shift 2
+	if [ "$client" = lodge ]; then
+		LODGE_DIR=$d "$build/lodge" "$@"
+	else
+		LXD_DIR=$d lxc "$@"
+	fi
 }
-trap cleanup EXIT
-LODGE_DIR=$dir "$build/lodged" --no-default-network >/dev/null 2>&1 &
-pid=$!
-LODGE_DIR=$dir "$build/lodged" waitready --timeout 10
-"$top/images/build-busybox.sh" "$dir/busybox.tar.xz" >/dev/null
 
-now_ms() { date +%s%N | awk '{printf "%.3f", $1 / 1e6}'; }
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
-
-# run_suite LXD_DIR: prints "launch exec list delete" medians in ms.
+# run_suite LXD_DIR [CLIENT]: prints "launch exec list delete" medians in ms, measured
+# through CLIENT (lxc, or lodge).
 run_suite() {
-	local d=$1 t0 i
+	local d=$1 client=${2:-lxc} t0 i
 	local -a launch=() exec=() list=() del=()
-	LXD_DIR=$d lxc image import "$dir/busybox.tar.xz" --alias bench-busybox >/dev/null 2>&1 || true
+	bench_busybox_import "$d" bench-busybox
 	LXD_DIR=$d lxc launch bench-busybox bench-warm >/dev/null 2>&1 # unpacks the image once
 	LXD_DIR=$d lxc delete -f bench-warm >/dev/null
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc launch bench-busybox "bench-$i" >/dev/null 2>&1
+		cli "$d" "$client" launch bench-busybox "bench-$i" >/dev/null 2>&1
 		launch+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc exec "bench-$i" -- true
+		cli "$d" "$client" exec "bench-$i" -- true
 		exec+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 		t0=$(now_ms)
-		LXD_DIR=$d lxc list >/dev/null
+		cli "$d" "$client" list >/dev/null
 		list+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc delete -f "bench-$i" >/dev/null
+		cli "$d" "$client" delete -f "bench-$i" >/dev/null
 		del+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	LXD_DIR=$d lxc image delete bench-busybox >/dev/null 2>&1 || true
@@ -65,18 +64,14 @@ run_suite() {
 printf '%-8s %10s %10s %10s %14s   (median ms of %d, through the lxc client)\n' "" launch exec list stop+delete "$rounds"
 read -r l e s x <<<"$(run_suite "$dir")"
 printf '%-8s %10s %10s %10s %14s\n' lodged "$l" "$e" "$s" "$x"
-if [ -S /var/lib/lxd/unix.socket ] && LXD_DIR=/var/lib/lxd lxc info >/dev/null 2>&1; then
-	if ! LXD_DIR=/var/lib/lxd lxc storage show default >/dev/null 2>&1; then
-		LXD_DIR=/var/lib/lxd lxc storage create default dir >/dev/null
-	fi
-	if ! LXD_DIR=/var/lib/lxd lxc profile device get default root pool >/dev/null 2>&1; then
-		LXD_DIR=/var/lib/lxd lxc profile device add default root disk path=/ pool=default >/dev/null
-	fi
-	read -r L E S X <<<"$(run_suite /var/lib/lxd)"
+# The same workload through lodge's own client, on lodged.
+read -r ql qe qs qx <<<"$(run_suite "$dir" lodge)"
+printf '%-8s %10s %10s %10s %14s   (through lodge)\n' lodged "$ql" "$qe" "$qs" "$qx"
+if bench_lxd_ready; then
+	read -r L E S X <<<"$(run_suite "$LXD_REF_DIR")"
 	printf '%-8s %10s %10s %10s %14s\n' lxd "$L" "$E" "$S" "$X"
-	printf '%-8s %10.1f %10.1f %10.1f %14.1f   (lxd / lodged)\n' ratio \
-		"$(awk -v a="$L" -v b="$l" 'BEGIN{print a/b}')" "$(awk -v a="$E" -v b="$e" 'BEGIN{print a/b}')" \
-		"$(awk -v a="$S" -v b="$s" 'BEGIN{print a/b}')" "$(awk -v a="$X" -v b="$x" 'BEGIN{print a/b}')"
+	printf '%-8s %10s %10s %10s %14s   (lxd / lodged)\n' ratio "$(ratio "$L" "$l")" \
+		"$(ratio "$E" "$e")" "$(ratio "$S" "$s")" "$(ratio "$X" "$x")"
 else
 	echo "(LXD not running: no comparison)"
 fi

@@ -7,8 +7,9 @@
  * The exit code lands in the operation metadata as "return" before the operation ends.
  *
  * Everything after the process starts runs on the loop: the pipes (or the pty master) and
- * a pidfd for the process are polled with libuv, so an exec holds no worker thread while it
- * runs and a thousand idle shells cost a thousand descriptors, not a thousand threads.
+ * the driver's status descriptor for the process are polled with libuv, so an exec holds
+ * no worker thread while it runs and a thousand idle shells cost a thousand descriptors,
+ * not a thousand threads.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -45,7 +45,15 @@
 #define EXEC_CONNECT_TIMEOUT_MS 5000
 #define EXEC_DRAIN_TIMEOUT_MS	1000
 #define EXEC_READ_CHUNK		(64u << 10)
-#define EXEC_STDIN_MAX_PENDING	(8u << 20)
+/* Stdin waiting for the process: above HIGH the client's stream is paused until the
+ * process read it down to LOW; MAX bounds what a client ignoring the pause can queue. */
+#define EXEC_STDIN_HIGH (1u << 20)
+#define EXEC_STDIN_LOW	(256u << 10)
+/* Stdin waiting for the process: above HIGH the client's stream is paused until the
+ * process read it down to LOW; MAX bounds what a client ignoring the pause can queue. */
+#define EXEC_STDIN_HIGH	       (1u << 20)
+#define EXEC_STDIN_LOW	       (256u << 10)
+#define EXEC_STDIN_MAX_PENDING (8u << 20)
 
 enum exec_stream {
 	STREAM_STDIN,
@@ -88,7 +96,7 @@ struct exec_session {
 	/* Process side. */
 	bool started;
 	int pid;
-	int pidfd;
+	int status_fd; /* readable when the process ended: its wait status */
 	uv_poll_t pid_poll;
 	bool pid_polling;
 	int exit_code; /* -1 until known */
@@ -96,6 +104,7 @@ struct exec_session {
 	struct strbuf stdin_pending;
 	uv_poll_t stdin_poll;
 	bool stdin_polling;
+	bool stdin_paused; /* the client's stdin stream is paused */
 	bool stdin_eof;
 	bool io_ready; /* the descriptors exist: stdin is written, no longer kept */
 	int pty_master;
@@ -167,7 +176,7 @@ static void session_release_process(struct exec_session *s)
 		close_handle(s, (uv_handle_t *)&s->pid_poll);
 		s->pid_polling = false;
 	}
-	closep(&s->pidfd);
+	closep(&s->status_fd);
 	if (s->timer_active) {
 		uv_timer_stop(&s->timer);
 		close_handle(s, (uv_handle_t *)&s->timer);
@@ -294,16 +303,21 @@ static void on_drain_timeout(uv_timer_t *t)
 static void on_process_exit(uv_poll_t *p, int status, int events)
 {
 	struct exec_session *s = p->data;
-	siginfo_t info = { 0 };
+	int wstatus = 0;
+	ssize_t n;
 
-	if (waitid((idtype_t)P_PIDFD, (id_t)s->pidfd, &info, WEXITED | WNOHANG) < 0 ||
-	    info.si_pid == 0)
+	do
+		n = read(s->status_fd, &wstatus, sizeof(wstatus));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
 		return;
 	uv_poll_stop(&s->pid_poll);
-	if (info.si_code == CLD_EXITED)
-		s->exit_code = info.si_status;
+	if (n != (ssize_t)sizeof(wstatus))
+		s->exit_code = -1; /* the driver lost it */
+	else if (WIFEXITED(wstatus))
+		s->exit_code = WEXITSTATUS(wstatus);
 	else
-		s->exit_code = 128 + info.si_status;
+		s->exit_code = 128 + (WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
 	if (s->interactive) {
 		/* The pty delivers what the process wrote even after it exited; reads end
 		 * with EIO once it is drained. */
@@ -397,7 +411,7 @@ static void start_work(void *data)
 						.stdout_fd = s->child_fds[1],
 						.stderr_fd = s->child_fds[2],
 					},
-					&s->pid, &s->start_err);
+					&s->pid, &s->status_fd, &s->start_err);
 	strv_free(argv);
 	strv_free(envp);
 }
@@ -437,12 +451,7 @@ static void start_done(void *data)
 		return;
 	}
 
-	s->pidfd = pidfd_open(s->pid, 0);
-	if (s->pidfd < 0) {
-		session_fail(s, -errno, "Failed to watch the process");
-		return;
-	}
-	uv_poll_init(&s->d->loop, &s->pid_poll, s->pidfd);
+	uv_poll_init(&s->d->loop, &s->pid_poll, s->status_fd);
 	s->pid_poll.data = s;
 	s->pid_polling = true;
 	uv_poll_start(&s->pid_poll, UV_READABLE, on_process_exit);
@@ -572,6 +581,18 @@ static void control_message(struct exec_session *s, const char *data, size_t len
 	}
 }
 
+/* Back pressure: pause the client's stdin stream while the process is behind. */
+static void stdin_throttle(struct exec_session *s)
+{
+	bool pause = s->stdin_fd >= 0 && s->stdin_pending.len > EXEC_STDIN_HIGH;
+	bool resume = s->stdin_pending.len <= EXEC_STDIN_LOW;
+
+	if (!s->ws[STREAM_STDIN] || (pause == s->stdin_paused) || (!pause && !resume))
+		return;
+	s->stdin_paused = pause;
+	ws_conn_pause_rx(s->ws[STREAM_STDIN], pause);
+}
+
 static void on_stdin_writable(uv_poll_t *p, int status, int events)
 {
 	stdin_flush(p->data);
@@ -608,6 +629,7 @@ static void stdin_flush(struct exec_session *s)
 	}
 	if (s->stdin_polling)
 		uv_poll_stop(&s->stdin_poll);
+	stdin_throttle(s);
 	if (s->stdin_pending.len == 0 && s->stdin_eof && s->stdin_fd != s->pty_master)
 		stdin_close(s);
 }
@@ -624,6 +646,7 @@ static void stdin_write(struct exec_session *s, const void *data, size_t len)
 	}
 	strbuf_add(&s->stdin_pending, data, len);
 	stdin_flush(s);
+	stdin_throttle(s);
 }
 
 static void session_ws_receive(struct ws_conn *ws, bool binary, const void *data, size_t len)
@@ -738,7 +761,7 @@ static struct exec_session *session_new(struct api_request *req, const char *ins
 	s->d = req->d;
 	s->instance = xstrdup(instance);
 	s->pid = -1;
-	s->pidfd = -1;
+	s->status_fd = -1;
 	s->stdin_fd = -1;
 	s->pty_master = -1;
 	s->exit_code = -1;

@@ -93,10 +93,24 @@ int lxd_operation_wait(struct lxd_client *c, const char *operation, int timeout_
 int lxd_query_wait(struct lxd_client *c, const char *method, const char *path, const json_t *body,
 		   const char *etag, json_t **ret_op, struct error *err);
 
+/* Opens a websocket on path (path and query, percent-encoded): an operation's
+ * "/1.0/operations/<id>/websocket?secret=<secret>" for exec and console streams. Reads on
+ * it wait forever (until the cancel descriptor). A refused upgrade fails like any request
+ * (the server's message and mapped errno). */
+int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **ret,
+			  struct error *err);
+
 /* Opens the events websocket, GET /1.0/events[?query] (query like "type=lifecycle" or
  * "all-projects=true", NULL for none). Each message is one JSON event as text. A refused
  * upgrade fails like any request (the server's message and mapped errno). */
 int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret, struct error *err);
+
+/* A request whose body or reply is not JSON (file transfers, logs): req->target is the path
+ * (the project is added), req->headers extra headers (User-Agent is added). A reply of
+ * status >= 400 fails with the server's message; any other is returned as is, its body in
+ * memory or written to req->response_fd. Blocks. */
+int lxd_do(struct lxd_client *c, const struct http_request *req, struct http_response *ret,
+	   struct error *err);
 
 /* Parses an RFC 3339 time as Go prints it ("2026-11-23T11:14:02.861940086Z" or with a
  * "+01:00" offset) into UTC seconds and nanoseconds. -EINVAL when malformed. */

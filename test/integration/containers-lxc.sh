@@ -4,7 +4,6 @@
 # start, restart, delete; plus re-attaching after lodged is killed.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc busybox
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
 use_netns
@@ -31,9 +30,16 @@ set -e
 assert_eq "$rc" 7 "exec exit code"
 assert_eq "$(lxc exec c1 --env FOO=bar -- sh -c 'echo $FOO')" bar "exec --env"
 assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
+# More stdin than lodged buffers, to a reader slower than the client: nothing is lost
+# (the client's stream is paused, not cut).
+assert_eq "$(head -c 50M /dev/zero | lxc exec c1 -- sh -c 'sleep 1; wc -c' | tr -d ' ')" 52428800 "exec stdin with back pressure"
 assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
 assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
 assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
+# The process starts with no signal blocked or ignored (lodged ignores SIGPIPE; its
+# attach helper blocks SIGCHLD).
+assert_eq "$(lxc exec c1 -- grep -E '^Sig(Blk|Ign):' /proc/self/status | tr -d '\t')" \
+	"$(printf 'SigBlk:0000000000000000\nSigIgn:0000000000000000')" "exec signal defaults"
 # A pty, as `lxc exec -t` gives: the command sees a terminal.
 out=$(script -qec "lxc exec c1 -t -- sh -c 'test -t 0 && echo tty'" /dev/null | tr -d '\r')
 assert_match "$out" tty "exec -t"
@@ -124,6 +130,8 @@ fi
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
 lxc snapshot c1 s0 || fail "snapshot"
+out=$(lxc snapshot c1 s0 2>&1) && fail "a second snapshot s0 was accepted"
+assert_match "$out" "Snapshot 'c1/s0' already exists" "duplicate snapshot message"
 lxc exec c1 -- sh -c 'echo after > /root/state'
 assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
 lxc restore c1 s0 || fail "restore"
@@ -147,7 +155,11 @@ assert_eq "$(lxc exec c1snap -- cat /root/state)" before "file in the snapshot c
 lxc copy c1 c1copy 2>/dev/null && fail "copy over an existing instance"
 lxc copy nosuch c2 2>/dev/null && fail "copy of a missing instance"
 lxc copy c1/nosuch c2 2>/dev/null && fail "copy of a missing snapshot"
-lxc delete -f c1copy c1snap || fail "delete the copies"
+lxc stop -f c1snap || fail "stop the snapshot copy"
+lxc move c1snap c1moved || fail "rename"
+lxc start c1moved || fail "start after a rename"
+assert_eq "$(lxc exec c1moved -- cat /etc/hostname)" c1moved "hostname template on rename"
+lxc delete -f c1copy c1moved || fail "delete the copies"
 lxc delete c1/s1 || fail "snapshot delete after copy"
 
 # profiles
@@ -165,6 +177,24 @@ assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after stop"
 lxc start c1 || fail "start"
 lxc restart c1 -f || fail "restart"
 assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after restart"
+# A reboot or a poweroff from inside: lodged's idea of the status follows (it remembers a
+# running container's init and notices when that exits).
+pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
+lxc exec c1 -- reboot || fail "reboot inside"
+for _ in $(seq 100); do
+	pid_now=$(lxc info c1 | awk '/^PID:/ {print $2}')
+	[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] && [ "$(lxc list c1 -c s --format csv)" = RUNNING ] && break
+	sleep 0.1
+done
+[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] || fail "no new init after a reboot inside ($pid_before, ${pid_now:-none})"
+assert_eq "$(lxc exec c1 -- echo back)" back "exec after a reboot inside"
+lxc exec c1 -- poweroff || fail "poweroff inside"
+for _ in $(seq 100); do
+	[ "$(lxc list c1 -c s --format csv)" = STOPPED ] && break
+	sleep 0.1
+done
+assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after a poweroff inside"
+lxc start c1 || fail "start after a poweroff inside"
 
 # lodged killed: the container keeps running and lodged re-attaches to it.
 pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')

@@ -3,7 +3,6 @@
 # /1.0/operations/<id>/wait, and never opens exec's control stream.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd busybox
 "$PYTHON" -c 'import pylxd' 2>/dev/null || skip "needs python3-pylxd"
 use_netns

@@ -23,13 +23,6 @@ fail() {
 	exit 1
 }
 
-# liblxc's attach forks lodged, a multithreaded process; glibc's malloc is fork-safe, the
-# sanitizers' allocator is not (a forked child can spin forever on a lock another thread
-# held). Scenarios that exec into containers skip under the sanitizer build.
-need_no_sanitizer() {
-	[ -z "${LODGE_SANITIZED:-}" ] || skip "exec forks a multithreaded lodged: not under ASan"
-}
-
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
@@ -62,6 +55,17 @@ use_netns() {
 	ip netns add "$NETNS" || skip "cannot create a network namespace"
 	at_exit 'ip netns del "$NETNS" 2>/dev/null'
 	ip -n "$NETNS" link set lo up
+}
+
+# dnsmasq outlives lodged by design: stops the ones of the test's networks (found by their
+# pid files in $LODGE_DIR). Register with at_exit after the state directory's cleanup, so
+# it runs first.
+kill_dnsmasqs() {
+	local f
+	for f in "$LODGE_DIR"/networks/*/dnsmasq.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	true
 }
 
 # Shell commands that mount the host's cgroup hierarchies again under /sys/fs/cgroup, read

@@ -377,7 +377,7 @@ START_TEST(test_conf_nics_and_unix_devices)
 	error_clear(&err);
 	ck_assert_int_eq(
 		build(&cg, "{}",
-		      "{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"eth0\"}}",
+		      "{\"e\": {\"type\": \"nic\", \"nictype\": \"ipvlan\", \"parent\": \"eth0\"}}",
 		      &test_map, &text, &err),
 		-EOPNOTSUPP);
 	error_clear(&err);
@@ -390,6 +390,68 @@ START_TEST(test_conf_nics_and_unix_devices)
 	ck_assert_int_eq(build(&cg, "{}", "{\"g\": {\"type\": \"gpu\"}}", &test_map, &text, &err),
 			 -EOPNOTSUPP);
 	error_clear(&err);
+}
+END_TEST
+
+/* macvlan, p2p and physical nics: their liblxc types, MACs and host ends. */
+START_TEST(test_conf_nic_types)
+{
+	struct cgroup_info cg = hybrid();
+	autojson json_t *config = json_object();
+	autojson json_t *devices = json_or_die(
+		"{\"m\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"dum0\"},"
+		" \"p\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"name\": \"eth1\"},"
+		" \"x\": {\"type\": \"nic\", \"nictype\": \"physical\", \"parent\": \"dum1\","
+		" \"mtu\": \"1300\"}}");
+	autofree char *text = NULL;
+	autofree char *config_text = NULL;
+	autofree char *devices_text = NULL;
+	autofree char *line = NULL;
+	struct error err = ERROR_INIT;
+
+	/* MACs for macvlan and p2p, a host end for p2p only; physical keeps its own. */
+	ck_assert_int_eq(lxc_volatile_fill(config, config, devices), 3);
+	ck_assert_ptr_nonnull(json_get_str(config, "volatile.m.hwaddr"));
+	ck_assert_ptr_null(json_get_str(config, "volatile.m.host_name"));
+	ck_assert_ptr_nonnull(json_get_str(config, "volatile.p.host_name"));
+	ck_assert_ptr_null(json_get_str(config, "volatile.x.hwaddr"));
+	config_text = json_to_string(config);
+	devices_text = json_to_string(devices);
+	ck_assert_int_eq(build(&cg, config_text, devices_text, &test_map, &text, &err), 0);
+	ck_assert(has_line(text, "lxc.net.0.type = macvlan"));
+	ck_assert(has_line(text, "lxc.net.0.link = dum0"));
+	ck_assert(has_line(text, "lxc.net.0.macvlan.mode = bridge"));
+	line = str_printf("lxc.net.0.hwaddr = %s", json_get_str(config, "volatile.m.hwaddr"));
+	ck_assert(has_line(text, line));
+	ck_assert(has_line(text, "lxc.net.1.type = veth"));
+	ck_assert(has_line(text, "lxc.net.1.name = eth1"));
+	ck_assert(!strstr(text, "lxc.net.1.link"));
+	free(line);
+	line = str_printf("lxc.net.1.veth.pair = %s", json_get_str(config, "volatile.p.host_name"));
+	ck_assert(has_line(text, line));
+	ck_assert(has_line(text, "lxc.net.2.type = phys"));
+	ck_assert(has_line(text, "lxc.net.2.link = dum1"));
+	ck_assert(has_line(text, "lxc.net.2.mtu = 1300"));
+	ck_assert(!strstr(text, "lxc.net.2.hwaddr"));
+	free(text);
+	text = NULL;
+
+	/* What each type refuses. */
+	static const char *const bad[] = {
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"parent\": \"br0\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"physical\", \"parent\": \"d\","
+		" \"host_name\": \"v1\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"d\","
+		" \"network\": \"br0\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"ipv4.address\": \"10.0.0.2\"}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_int_eq(build(&cg, "{\"volatile.e.hwaddr\": \"00:16:3e:00:00:01\"}",
+				       bad[i], &test_map, &text, &err),
+				 -EINVAL);
+		error_clear(&err);
+	}
 }
 END_TEST
 
@@ -820,6 +882,7 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	char *envp[] = { (char *)"PATH=/bin:/sbin", (char *)"HOME=/root", NULL };
 	autoclose int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int pipefd[2], status = -1, pid = -1, r;
+	autoclose int status_fd = -1;
 	char buf[4096];
 	ssize_t n;
 
@@ -830,7 +893,7 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	args.stdin_fd = null_fd;
 	args.stdout_fd = pipefd[1];
 	args.stderr_fd = pipefd[1];
-	r = instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err);
+	r = instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err);
 	(void)close(pipefd[1]);
 	if (r < 0) {
 		(void)close(pipefd[0]);
@@ -839,8 +902,8 @@ static int exec_capture_as(char *const *argv, uint32_t uid, char **out)
 	while ((n = read(pipefd[0], buf, sizeof(buf))) > 0)
 		strbuf_add(&sb, buf, (size_t)n);
 	(void)close(pipefd[0]);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(read(status_fd, &status, sizeof(status)), (ssize_t)sizeof(status));
+	ck_assert(pid > 0 && WIFEXITED(status));
 	*out = strbuf_detach(&sb);
 	return WEXITSTATUS(status);
 }
@@ -945,6 +1008,7 @@ START_TEST(test_container_lifecycle)
 		};
 		struct strbuf sb = STRBUF_INIT;
 		int master = -1, slave = -1, pid = -1, status = -1;
+		autoclose int status_fd = -1;
 		char name[64], buf[256];
 		ssize_t n;
 
@@ -956,11 +1020,12 @@ START_TEST(test_container_lifecycle)
 		slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		ck_assert_int_ge(slave, 0);
 		args.stdin_fd = args.stdout_fd = args.stderr_fd = slave;
-		check_ok(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err), &err);
+		check_ok(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err),
+			 &err);
 		(void)close(slave);
 		while ((n = read(master, buf, sizeof(buf))) > 0)
 			strbuf_add(&sb, buf, (size_t)n);
-		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_int_eq(read(status_fd, &status, sizeof(status)), (ssize_t)sizeof(status));
 		ck_assert_int_eq(WEXITSTATUS(status), 4);
 		ck_assert_ptr_nonnull(strstr(strbuf_str(&sb), "40 100"));
 		strbuf_release(&sb);
@@ -1059,10 +1124,11 @@ START_TEST(test_container_lifecycle)
 		struct instance_exec_args args = {
 			.argv = (char **)echo, .stdin_fd = 0, .stdout_fd = 1, .stderr_fd = 2
 		};
-		int pid = -1;
+		int pid = -1, status_fd = -1;
 
-		ck_assert_int_eq(instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &err),
-				 -EBUSY);
+		ck_assert_int_eq(
+			instance_driver_lxc.exec(&fx.env, &fx.inst, &args, &pid, &status_fd, &err),
+			-EBUSY);
 		error_clear(&err);
 	}
 	check_ok(instance_driver_lxc.unfreeze(&fx.env, &fx.inst, &err), &err);
@@ -1487,6 +1553,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_conf_refuses_injection);
 	tcase_add_test(tc, test_conf_disk_paths);
 	tcase_add_test(tc, test_conf_nics_and_unix_devices);
+	tcase_add_test(tc, test_conf_nic_types);
 	tcase_add_test(tc, test_conf_missing_controller);
 	tcase_add_test(tc, test_limits_parse);
 	tcase_add_test(tc, test_live_reset_items);
