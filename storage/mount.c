@@ -62,11 +62,14 @@ static int userns_child(void *arg)
 	const int *hold = arg;
 	char c;
 
-	/* Our copy of the descriptor table has the write end too: without closing it, the
-	 * read would never see the parent's close. */
-	(void)close(hold[1]);
-	(void)read(hold[0], &c, 1);
-	_exit(0);
+	/* Raw system calls only: libc's wrappers (and a sanitizer's interceptors of them)
+	 * would use the thread state we share with the parent. Our copy of the descriptor
+	 * table has the write end too: without closing it, the read would never see the
+	 * parent's close. */
+	(void)syscall(SYS_close, hold[1]);
+	(void)syscall(SYS_read, hold[0], &c, 1);
+	(void)syscall(SYS_exit, 0);
+	return 0;
 }
 
 int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *err)

@@ -5,7 +5,6 @@
 # change nothing, and the pool mounted again after lodged restarts.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_no_sanitizer
 need_cmd lxc busybox mkfs.btrfs losetup
 grep -qw btrfs /proc/filesystems || skip "no btrfs in this kernel"
 [ -x "${LODGE_SRCDIR:-.}/images/build-busybox.sh" ] || skip "no images/build-busybox.sh"
