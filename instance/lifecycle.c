@@ -777,6 +777,31 @@ static void record_power_state(const struct instance_env *env, struct instance *
 
 /* LXD's exclusive volumes: a custom volume without security.shared=true is mounted by one
  * running instance at a time. */
+int instance_running_user(const struct instance_env *env, const json_t *users, const char *except,
+			  char **ret_name)
+{
+	size_t i;
+	json_t *u;
+
+	json_array_foreach(users, i, u)
+	{
+		autoclean(instance_freep) struct instance *other = NULL;
+		const char *name = json_string_value(u);
+
+		if (!name || !str_has_prefix(name, "/1.0/instances/"))
+			continue;
+		name += strlen("/1.0/instances/");
+		if ((except && streq(name, except)) ||
+		    instance_load(env->db, name, &other, NULL) < 0)
+			continue;
+		if (instance_is_running(env, other)) {
+			*ret_name = xstrdup(name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int volumes_check_exclusive(const struct instance_env *env, const struct instance *inst,
 				   struct error *err)
 {
@@ -787,29 +812,16 @@ static int volumes_check_exclusive(const struct instance_env *env, const struct 
 	json_object_foreach(inst->expanded_devices, devname, dev)
 	{
 		autojson json_t *users = NULL;
-		size_t i;
-		json_t *u;
+		autofree char *other = NULL;
 
 		r = storage_disk_volume_users(env->db, env->dir, dev, &users, err);
 		if (r < 0)
 			return error_prefix(err, "Device '%s'", devname);
-		json_array_foreach(users, i, u)
-		{
-			autoclean(instance_freep) struct instance *other = NULL;
-			const char *name = json_string_value(u);
-
-			if (!str_has_prefix(name, "/1.0/instances/"))
-				continue;
-			name += strlen("/1.0/instances/");
-			if (streq(name, inst->name) ||
-			    instance_load(env->db, name, &other, NULL) < 0)
-				continue;
-			if (instance_is_running(env, other))
-				return error_set(
-					err, -EBUSY,
-					"Storage volume '%s' of device '%s' is in use by running instance '%s': set security.shared=true on the volume to share it",
-					json_get_str(dev, "source"), devname, name);
-		}
+		if (instance_running_user(env, users, inst->name, &other) > 0)
+			return error_set(
+				err, -EBUSY,
+				"Storage volume '%s' of device '%s' is in use by running instance '%s': set security.shared=true on the volume to share it",
+				json_get_str(dev, "source"), devname, other);
 	}
 	return 0;
 }
