@@ -12,6 +12,7 @@
 #include "daemon/events.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
+#include "instance/lifecycle.h"
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/str.h"
@@ -733,11 +734,24 @@ static int volume_patch_run(struct storage_job *job, struct error *err)
 static int volume_restore_run(struct storage_job *job, struct error *err)
 {
 	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	const struct instance_env env = { .db = job->db, .dir = job->dir };
+	autojson json_t *users = NULL;
+	autofree char *running = NULL;
 	int r;
 
-	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
+	/* A running instance keeps the contents it mounted: LXD refuses, so do we. */
+	r = job_volume_load(job, &pool, &vol, err);
 	if (r >= 0)
-		r = storage_volume_snapshot_restore(pool, job->type, job->name, job->new_name, err);
+		r = storage_volume_users(pool, vol, &users, err);
+	if (r < 0)
+		return r;
+	if (instance_running_user(&env, users, NULL, &running) > 0)
+		return error_set(
+			err, -EBUSY,
+			"Storage volume '%s' is in use by running instance '%s': stop it first",
+			job->name, running);
+	r = storage_volume_snapshot_restore(pool, job->type, job->name, job->new_name, err);
 	if (r < 0)
 		return r;
 	job->lifecycle = xstrdup("storage-volume-restored");

@@ -885,6 +885,12 @@ static int volume_users(struct storage_pool *pool, const struct storage_volume *
 	return 0;
 }
 
+int storage_volume_users(struct storage_pool *pool, const struct storage_volume *vol, json_t **ret,
+			 struct error *err)
+{
+	return volume_users(pool, vol, ret, err);
+}
+
 static int volume_check_unused(struct storage_pool *pool, const struct storage_volume *vol,
 			       struct error *err)
 {

@@ -300,6 +300,11 @@ int storage_volume_unmount(struct storage_pool *pool, enum storage_volume_type t
 int storage_volume_usage(struct storage_pool *pool, const struct storage_volume *vol,
 			 uint64_t *ret_used, struct error *err);
 
+/* What uses the volume, as API URLs (instances and profiles for a custom volume). New
+ * array in *ret. */
+int storage_volume_users(struct storage_pool *pool, const struct storage_volume *vol, json_t **ret,
+			 struct error *err);
+
 /* The volume as GET .../volumes/<type>/<name> shows it, used_by included. */
 int storage_volume_to_json(struct storage_pool *pool, const struct storage_volume *vol,
 			   json_t **ret, struct error *err);
@@ -324,8 +329,8 @@ int storage_disk_volume_paths(struct db *db, const char *lodge_dir, const json_t
 /* The URLs of the instances and profiles that attach the custom volume of disk device dev,
  * when that volume is exclusive (security.shared is not true); an empty array for a
  * shared volume or a device that is no custom volume. */
-int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev,
-			      json_t **ret, struct error *err);
+int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev, json_t **ret,
+			      struct error *err);
 
 /* ---- instance volumes ----------------------------------------------------------------- */
 

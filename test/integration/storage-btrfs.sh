@@ -134,6 +134,9 @@ lxc storage volume detach bp v1 c2
 # Volume snapshots, restore, copy and move between pools.
 lxc storage volume snapshot bp v1 vs0 || fail "volume snapshot"
 lxc exec c1 -- sh -c 'echo changed > /mnt/v1/file'
+out=$(lxc storage volume restore bp v1 vs0 2>&1) && fail "restored a volume a running instance uses"
+assert_match "$out" "in use by running instance 'c1'" "restore refused while running"
+assert_eq "$(lxc exec c1 -- cat /mnt/v1/file)" changed "refused restore changed nothing"
 lxc stop c1 --force
 lxc storage volume restore bp v1 vs0 || fail "volume restore"
 lxc start c1
