@@ -37,18 +37,16 @@ static int config_args(char **args, size_t n, json_t **ret, struct error *err)
 	return 0;
 }
 
-/* Sends method path body; waits for the operation when the reply is async. */
-static int query_done(struct cli *cli, const char *method, const char *path, const json_t *body,
-		      const char *etag, struct error *err)
+/* args[0] as "[<remote>:]<pool>": the server to ask and the pool's name (checked). */
+static int pool_target(struct cli *cli, const char *arg, struct lxd_client **ret_lxd,
+		       const char **ret_pool, struct error *err)
 {
-	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
-	autojson json_t *op = NULL;
 	int r;
 
-	r = lxd_query(cli_lxd(cli), method, path, body, etag, &resp, err);
-	if (r < 0 || resp.type != LXD_RESPONSE_ASYNC)
+	r = cli_target(cli, arg, ret_lxd, ret_pool, err);
+	if (r < 0)
 		return r;
-	return lxd_operation_wait(cli_lxd(cli), resp.operation, -1, &op, err);
+	return name_arg("storage pool", *ret_pool, err);
 }
 
 static void say(const struct cli *cli, const char *fmt, ...) _printf_(2, 3);
@@ -75,11 +73,15 @@ static int pool_list_run(struct cli *cli, struct error *err)
 {
 	autoclean(table_freep) struct table *t = NULL;
 	autojson json_t *pools = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *rest;
 	size_t i;
 	json_t *p;
 	int r;
 
-	r = lxd_get(cli_lxd(cli), "/1.0/storage-pools?recursion=1", &pools, err);
+	r = cli_target(cli, cli->n_args ? cli->args[0] : "", &lxd, &rest, err);
+	if (r >= 0)
+		r = lxd_get(lxd, "/1.0/storage-pools?recursion=1", &pools, err);
 	if (r < 0)
 		return r;
 	t = table_new((const char *[]){ "NAME", "DRIVER", "SOURCE", "DESCRIPTION", "USED BY",
@@ -105,17 +107,17 @@ static int pool_list_run(struct cli *cli, struct error *err)
 static int pool_create_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *config = NULL, *body = NULL;
-	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	int r;
 
-	r = name_arg("storage pool", cli->args[0], err);
+	r = pool_target(cli, cli->args[0], &lxd, &pool, err);
 	if (r >= 0)
 		r = config_args(cli->args + 2, cli->n_args - 2, &config, err);
 	if (r < 0)
 		return r;
-	body = json_pack("{s:s, s:s, s:O}", "name", cli->args[0], "driver", cli->args[1], "config",
-			 config);
-	r = query_done(cli, "POST", "/1.0/storage-pools", body, NULL, err);
+	body = json_pack("{s:s, s:s, s:O}", "name", pool, "driver", cli->args[1], "config", config);
+	r = cli_do(lxd, "POST", "/1.0/storage-pools", body, NULL, err);
 	if (r < 0)
 		return r;
 	say(cli, "Storage pool %s created", cli->args[0]);
@@ -126,17 +128,19 @@ static int pool_info_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *pool = NULL, *res = NULL;
 	autofree char *path = NULL, *res_path = NULL, *total = NULL, *used = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *name;
 	json_int_t t, u;
 	int r;
 
-	r = name_arg("storage pool", cli->args[0], err);
+	r = pool_target(cli, cli->args[0], &lxd, &name, err);
 	if (r < 0)
 		return r;
-	path = pool_path(cli->args[0]);
+	path = pool_path(name);
 	res_path = str_printf("%s/resources", path);
-	r = lxd_get(cli_lxd(cli), path, &pool, err);
+	r = lxd_get(lxd, path, &pool, err);
 	if (r >= 0)
-		r = lxd_get(cli_lxd(cli), res_path, &res, err);
+		r = lxd_get(lxd, res_path, &res, err);
 	if (r < 0)
 		return r;
 	t = json_integer_value(json_object_get(json_object_get(res, "space"), "total"));
@@ -152,8 +156,8 @@ static int pool_info_run(struct cli *cli, struct error *err)
 }
 
 /* PATCH path {"config": {key: value}} (value NULL: unset, through a PUT of the rest). */
-static int config_change(struct cli *cli, const char *path, const char *key, const char *value,
-			 struct error *err)
+static int config_change(struct lxd_client *lxd, const char *path, const char *key,
+			 const char *value, struct error *err)
 {
 	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
 	autojson json_t *body = NULL;
@@ -162,9 +166,9 @@ static int config_change(struct cli *cli, const char *path, const char *key, con
 
 	if (value) {
 		body = json_pack("{s:{s:s}}", "config", key, value);
-		return query_done(cli, "PATCH", path, body, NULL, err);
+		return cli_do(lxd, "PATCH", path, body, NULL, err);
 	}
-	r = lxd_query(cli_lxd(cli), "GET", path, NULL, NULL, &resp, err);
+	r = lxd_query(lxd, "GET", path, NULL, NULL, &resp, err);
 	if (r < 0)
 		return r;
 	config = json_object_get(resp.metadata, "config");
@@ -173,7 +177,7 @@ static int config_change(struct cli *cli, const char *path, const char *key, con
 	(void)json_object_del(config, key);
 	body = json_pack("{s:O, s:s}", "config", config, "description",
 			 json_get_str(resp.metadata, "description") ?: "");
-	return query_done(cli, "PUT", path, body, resp.etag, err);
+	return cli_do(lxd, "PUT", path, body, resp.etag, err);
 }
 
 /* "<key> <value>" or "<key>=<value>" from args[first...]. */
@@ -213,20 +217,35 @@ static int volume_path(const char *pool, const char *vol, const char *suffix, ch
 	return 0;
 }
 
+/* args[0] "[<remote>:]<pool>" and args[1] "<volume>": the server, the pool's name and the
+ * volume's URL with suffix. */
+static int volume_target(struct cli *cli, const char *suffix, struct lxd_client **ret_lxd,
+			 const char **ret_pool, char **ret_path, struct error *err)
+{
+	int r;
+
+	r = pool_target(cli, cli->args[0], ret_lxd, ret_pool, err);
+	if (r < 0)
+		return r;
+	return volume_path(*ret_pool, cli->args[1], suffix, ret_path, err);
+}
+
 static int volume_list_run(struct cli *cli, struct error *err)
 {
 	autoclean(table_freep) struct table *t = NULL;
 	autojson json_t *vols = NULL;
 	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	size_t i;
 	json_t *v;
 	int r;
 
-	r = name_arg("storage pool", cli->args[0], err);
+	r = pool_target(cli, cli->args[0], &lxd, &pool, err);
 	if (r < 0)
 		return r;
-	path = str_printf("/1.0/storage-pools/%s/volumes?recursion=1", cli->args[0]);
-	r = lxd_get(cli_lxd(cli), path, &vols, err);
+	path = str_printf("/1.0/storage-pools/%s/volumes?recursion=1", pool);
+	r = lxd_get(lxd, path, &vols, err);
 	if (r < 0)
 		return r;
 	t = table_new(
@@ -248,17 +267,19 @@ static int volume_create_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *config = NULL, *body = NULL;
 	autofree char *path = NULL, *check = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	int r;
 
-	r = volume_path(cli->args[0], cli->args[1], "", &check, err);
+	r = volume_target(cli, "", &lxd, &pool, &check, err);
 	if (r >= 0)
 		r = config_args(cli->args + 2, cli->n_args - 2, &config, err);
 	if (r < 0)
 		return r;
-	path = str_printf("/1.0/storage-pools/%s/volumes/custom", cli->args[0]);
+	path = str_printf("/1.0/storage-pools/%s/volumes/custom", pool);
 	body = json_pack("{s:s, s:s, s:O}", "name", cli->args[1], "type", "custom", "config",
 			 config);
-	r = query_done(cli, "POST", path, body, NULL, err);
+	r = cli_do(lxd, "POST", path, body, NULL, err);
 	if (r < 0)
 		return r;
 	say(cli, "Storage volume %s created", cli->args[1]);
@@ -269,42 +290,51 @@ static int volume_snapshot_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *body = NULL;
 	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	int r;
 
-	r = volume_path(cli->args[0], cli->args[1], "/snapshots", &path, err);
+	r = volume_target(cli, "/snapshots", &lxd, &pool, &path, err);
 	if (r >= 0 && cli->n_args > 2)
 		r = name_arg("snapshot", cli->args[2], err);
 	if (r < 0)
 		return r;
 	body = cli->n_args > 2 ? json_pack("{s:s}", "name", cli->args[2]) : json_object();
-	return query_done(cli, "POST", path, body, NULL, err);
+	return cli_do(lxd, "POST", path, body, NULL, err);
 }
 
 static int volume_restore_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *body = NULL;
 	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	int r;
 
-	r = volume_path(cli->args[0], cli->args[1], "", &path, err);
+	r = volume_target(cli, "", &lxd, &pool, &path, err);
 	if (r >= 0)
 		r = name_arg("snapshot", cli->args[2], err);
 	if (r < 0)
 		return r;
 	body = json_pack("{s:s}", "restore", cli->args[2]);
-	return query_done(cli, "PUT", path, body, NULL, err);
+	return cli_do(lxd, "PUT", path, body, NULL, err);
 }
 
-/* "<pool>/<volume>" into its two names (checked). */
-static int pool_volume_arg(const char *arg, char **ret_pool, char **ret_vol, struct error *err)
+/* "[<remote>:]<pool>/<volume>": the server and the two names (checked). */
+static int pool_volume_arg(struct cli *cli, const char *arg, struct lxd_client **ret_lxd,
+			   char **ret_pool, char **ret_vol, struct error *err)
 {
-	const char *slash = strchr(arg, '/');
 	autofree char *pool = NULL;
+	const char *rest, *slash;
 	int r;
 
+	r = cli_target(cli, arg, ret_lxd, &rest, err);
+	if (r < 0)
+		return r;
+	slash = strchr(rest, '/');
 	if (!slash)
 		return error_set(err, -EINVAL, "Expected <pool>/<volume>, got '%s'", arg);
-	pool = xstrndup(arg, (size_t)(slash - arg));
+	pool = xstrndup(rest, (size_t)(slash - rest));
 	r = name_arg("storage pool", pool, err);
 	if (r >= 0)
 		r = name_arg("storage volume", slash + 1, err);
@@ -318,14 +348,19 @@ static int pool_volume_arg(const char *arg, char **ret_pool, char **ret_vol, str
 static int volume_copy_or_move(struct cli *cli, bool move, struct error *err)
 {
 	autofree char *src_pool = NULL, *src = NULL, *dst_pool = NULL, *dst = NULL, *path = NULL;
+	struct lxd_client *lxd = NULL, *dst_lxd = NULL;
 	autojson json_t *body = NULL;
 	int r;
 
-	r = pool_volume_arg(cli->args[0], &src_pool, &src, err);
+	r = pool_volume_arg(cli, cli->args[0], &lxd, &src_pool, &src, err);
 	if (r >= 0)
-		r = pool_volume_arg(cli->args[1], &dst_pool, &dst, err);
+		r = pool_volume_arg(cli, cli->args[1], &dst_lxd, &dst_pool, &dst, err);
 	if (r < 0)
 		return r;
+	if (lxd != dst_lxd)
+		return error_set(
+			err, -EOPNOTSUPP,
+			"Copying or moving storage volumes between servers is not supported yet");
 	if (move) {
 		path = str_printf("/1.0/storage-pools/%s/volumes/custom/%s", src_pool, src);
 		body = json_pack("{s:s, s:s}", "name", dst, "pool", dst_pool);
@@ -335,7 +370,7 @@ static int volume_copy_or_move(struct cli *cli, bool move, struct error *err)
 				 "custom", "source", "type", "copy", "pool", src_pool, "name", src,
 				 "volume_only", cli_flag_bool(cli, "volume-only"));
 	}
-	r = query_done(cli, "POST", path, body, NULL, err);
+	r = cli_do(lxd, "POST", path, body, NULL, err);
 	if (r < 0)
 		return r;
 	say(cli, "Storage volume %s %s to %s", cli->args[0], move ? "moved" : "copied",
@@ -353,21 +388,28 @@ static int volume_move_run(struct cli *cli, struct error *err)
 	return volume_copy_or_move(cli, true, err);
 }
 
-/* Replaces the devices of instance name (GET, then a PUT with its ETag). */
-static int instance_devices_edit(struct cli *cli, const char *name, const char *device, json_t *dev,
-				 struct error *err)
+/* Adds (dev) or removes (dev NULL) device of instance arg ("[<remote>:]<name>", on the
+ * pool's server pool_lxd): a GET, then a PUT with its ETag. */
+static int instance_devices_edit(struct cli *cli, struct lxd_client *pool_lxd, const char *arg,
+				 const char *device, json_t *dev, struct error *err)
 {
 	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
 	autofree char *path = NULL;
 	autojson json_t *body = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *name;
 	json_t *devices;
 	int r;
 
-	r = name_arg("instance", name, err);
+	r = cli_instance_target(cli, arg, &lxd, &name, err);
 	if (r < 0)
 		return r;
+	if (lxd != pool_lxd || strchr(name, '/'))
+		return error_set(
+			err, -EINVAL,
+			"Storage volumes attach to instances of their own server, not snapshots");
 	path = str_printf("/1.0/instances/%s", name);
-	r = lxd_query(cli_lxd(cli), "GET", path, NULL, NULL, &resp, err);
+	r = lxd_query(lxd, "GET", path, NULL, NULL, &resp, err);
 	if (r < 0)
 		return r;
 	devices = json_object_get(resp.metadata, "devices");
@@ -382,7 +424,7 @@ static int instance_devices_edit(struct cli *cli, const char *name, const char *
 	body = json_pack("{s:O, s:O, s:O, s:O}", "config", json_object_get(resp.metadata, "config"),
 			 "devices", devices, "profiles", json_object_get(resp.metadata, "profiles"),
 			 "ephemeral", json_object_get(resp.metadata, "ephemeral"));
-	return query_done(cli, "PUT", path, body, resp.etag, err);
+	return cli_do(lxd, "PUT", path, body, resp.etag, err);
 }
 
 /* attach <pool> <volume> <instance> [<device>] <path>, detach <pool> <volume> <instance>
@@ -395,36 +437,40 @@ static int volume_device_run(struct cli *cli, struct error *err)
 	const char *target = cli->args[cli->n_args - 1];
 	autofree char *check = NULL;
 	autojson json_t *dev = NULL;
+	struct lxd_client *lxd = NULL;
+	const char *pool;
 	int r;
 
-	r = volume_path(cli->args[0], cli->args[1], "", &check, err);
+	r = volume_target(cli, "", &lxd, &pool, &check, err);
 	if (r < 0 || !attach)
-		return r < 0 ? r : instance_devices_edit(cli, cli->args[2], device, NULL, err);
+		return r < 0 ? r : instance_devices_edit(cli, lxd, cli->args[2], device, NULL, err);
 	if (target[0] != '/')
 		return error_set(err, -EINVAL, "The path '%s' must be absolute", target);
-	dev = json_pack("{s:s, s:s, s:s, s:s}", "type", "disk", "pool", cli->args[0], "source",
+	dev = json_pack("{s:s, s:s, s:s, s:s}", "type", "disk", "pool", pool, "source",
 			cli->args[1], "path", target);
-	return instance_devices_edit(cli, cli->args[2], device, dev, err);
+	return instance_devices_edit(cli, lxd, cli->args[2], device, dev, err);
 }
 
 /* ---- commands on a pool or on a custom volume ------------------------------------------- */
 
-/* What the command names: pool args[0] (`lodge storage ...`), or its custom volume args[1]
- * (`lodge storage volume ...`). *ret_next is the index of the first argument after them. */
-static int target_path(const struct cli *cli, char **ret_path, size_t *ret_next,
-		       const char **ret_what, struct error *err)
+/* What the command names: pool args[0] ("[<remote>:]<pool>", `lodge storage ...`), or its
+ * custom volume args[1] (`lodge storage volume ...`): the server, the URL, and the index of
+ * the first argument after them. */
+static int target_path(struct cli *cli, struct lxd_client **ret_lxd, char **ret_path,
+		       size_t *ret_next, const char **ret_what, struct error *err)
 {
 	bool volume = strstr(cli->cmd_path, " volume ") != NULL;
+	const char *pool;
 	int r;
 
 	*ret_next = volume ? 2 : 1;
-	*ret_what = volume ? cli->args[1] : cli->args[0];
+	*ret_what = cli->args[*ret_next - 1];
 	if (volume)
-		return volume_path(cli->args[0], cli->args[1], "", ret_path, err);
-	r = name_arg("storage pool", cli->args[0], err);
+		return volume_target(cli, "", ret_lxd, &pool, ret_path, err);
+	r = pool_target(cli, cli->args[0], ret_lxd, &pool, err);
 	if (r < 0)
 		return r;
-	*ret_path = pool_path(cli->args[0]);
+	*ret_path = pool_path(pool);
 	return 0;
 }
 
@@ -432,13 +478,14 @@ static int show_run(struct cli *cli, struct error *err)
 {
 	autojson json_t *obj = NULL;
 	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
 	const char *what;
 	size_t next;
 	int r;
 
-	r = target_path(cli, &path, &next, &what, err);
+	r = target_path(cli, &lxd, &path, &next, &what, err);
 	if (r >= 0)
-		r = lxd_get(cli_lxd(cli), path, &obj, err);
+		r = lxd_get(lxd, path, &obj, err);
 	if (r < 0)
 		return r;
 	return cli_print_document(cli, obj, err);
@@ -448,31 +495,33 @@ static int show_run(struct cli *cli, struct error *err)
 static int config_run(struct cli *cli, struct error *err)
 {
 	autofree char *path = NULL, *key = NULL;
+	struct lxd_client *lxd = NULL;
 	const char *value = NULL, *what;
 	size_t next;
 	int r;
 
-	r = target_path(cli, &path, &next, &what, err);
+	r = target_path(cli, &lxd, &path, &next, &what, err);
 	if (r < 0)
 		return r;
 	if (streq(cli->cmd->name, "unset"))
-		return config_change(cli, path, cli->args[next], NULL, err);
+		return config_change(lxd, path, cli->args[next], NULL, err);
 	r = key_value_args(cli, next, &key, &value, err);
 	if (r < 0)
 		return r;
-	return config_change(cli, path, key, value, err);
+	return config_change(lxd, path, key, value, err);
 }
 
 static int delete_run(struct cli *cli, struct error *err)
 {
 	autofree char *path = NULL;
+	struct lxd_client *lxd = NULL;
 	const char *what;
 	size_t next;
 	int r;
 
-	r = target_path(cli, &path, &next, &what, err);
+	r = target_path(cli, &lxd, &path, &next, &what, err);
 	if (r >= 0)
-		r = query_done(cli, "DELETE", path, NULL, NULL, err);
+		r = cli_do(lxd, "DELETE", path, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	say(cli, "Storage %s %s deleted", next == 2 ? "volume" : "pool", what);
@@ -488,8 +537,8 @@ static int delete_run(struct cli *cli, struct error *err)
 						      .run = fn,      \
 						      __VA_ARGS__ }
 
-SUB("list", "", "List storage pools", 0, 0, pool_list, pool_list_run, .formats = CLI_FORMATS_LIST,
-    .aliases = (const char *const[]){ "ls", NULL });
+SUB("list", "[<remote>:]", "List storage pools", 0, 1, pool_list, pool_list_run,
+    .formats = CLI_FORMATS_LIST, .aliases = (const char *const[]){ "ls", NULL });
 SUB("create", "<pool> <driver> [key=value...]", "Create a storage pool", 2, -1, pool_create,
     pool_create_run);
 SUB("show", "<pool>", "Show a storage pool's configuration", 1, 1, pool_show, show_run,
