@@ -372,7 +372,7 @@ static int btrfs_pool_create(struct storage_pool *pool, struct error *err)
 		loop_file = true;
 		if (str_is_empty(size_str)) {
 			size = btrfs_default_size(pool);
-		} else if (parse_size(size_str, &size) < 0 || size < 128 * 1024 * 1024) {
+		} else if (parse_size(size_str, &size) < 0 || size < ((uint64_t)128 << 20)) {
 			return error_set(
 				err, -EINVAL,
 				"Invalid value for 'size': a btrfs pool needs at least 128MiB");

@@ -98,7 +98,8 @@ int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* The child reads its own copy: we reset hold[] while it may not have run yet. */
-	memcpy(child_fds, hold, 2 * sizeof(int));
+	child_fds[0] = hold[0];
+	child_fds[1] = hold[1];
 	pid = clone(userns_child, stack + STACK_SIZE, CLONE_NEWUSER | CLONE_VM | SIGCHLD,
 		    child_fds);
 	saved_errno = errno;
