@@ -553,6 +553,15 @@ static int volume_copy_start(struct api_request *req, const char *name, json_t *
 		json_decref(body);
 		return api_reply_error(req, &err);
 	}
+	r = storage_name_check("storage volume", name, &err);
+	if (r >= 0)
+		r = storage_name_check("storage volume", json_get_str(source, "name"), &err);
+	if (r >= 0)
+		r = storage_name_check("storage pool", json_get_str(source, "pool"), &err);
+	if (r < 0) {
+		json_decref(body);
+		return api_reply_error(req, &err);
+	}
 	(void)json_get_bool(source, "refresh", &refresh);
 	if (refresh || !str_is_empty(json_get_str(source, "location"))) {
 		json_decref(body);
@@ -899,7 +908,13 @@ static int api_volume_post(struct api_request *req)
 	name = json_get_str(body, "name");
 	if (str_is_empty(name))
 		return api_reply_errorf(req, -EINVAL, "No name provided");
+	r = storage_name_check("storage volume", name, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
 	if (!str_is_empty(target_pool) && !streq(target_pool, api_param(req, "pool"))) {
+		r = storage_name_check("storage pool", target_pool, &err);
+		if (r < 0)
+			return api_reply_error(req, &err);
 		autofree char *url = str_printf("/1.0/storage-pools/%s/volumes/custom/%s",
 						api_param(req, "pool"), api_param(req, "name"));
 
@@ -1093,6 +1108,11 @@ static int api_volume_snapshots_post(struct api_request *req)
 		return r;
 	name = json_get_str(body, "name");
 	if (!str_is_empty(name)) {
+		r = storage_name_check("snapshot", name, &err);
+		if (r < 0) {
+			storage_job_free(job);
+			return api_reply_error(req, &err);
+		}
 		job->new_name = xstrdup(name);
 	} else if (storage_volume_snapshots_list_json(pool, vol, false, &snaps, NULL) == 0) {
 		/* The first free snap<N>. */
@@ -1171,6 +1191,9 @@ static int api_volume_snapshot_post(struct api_request *req)
 		return api_reply_error(req, &err);
 	if (str_is_empty(json_get_str(body, "name")))
 		return api_reply_errorf(req, -EINVAL, "No name provided");
+	r = storage_name_check("snapshot", json_get_str(body, "name"), &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
 	r = snapshot_job_new(req, snapshot_rename_run, &job);
 	if (r < 0)
 		return r;

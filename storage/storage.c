@@ -80,8 +80,7 @@ json_t *storage_drivers_json(void)
 	return a;
 }
 
-/* Checks a name a client gave (what: "storage pool", "storage volume", "snapshot"). */
-static int name_check(const char *what, const char *name, struct error *err)
+int storage_name_check(const char *what, const char *name, struct error *err)
 {
 	if (object_name_is_valid(name))
 		return 0;
@@ -159,7 +158,7 @@ int storage_pool_load(struct db *db, const char *lodge_dir, const char *name,
 	struct storage_pool *pool;
 	int r;
 
-	r = name_check("storage pool", name, err);
+	r = storage_name_check("storage pool", name, err);
 	if (r < 0)
 		return r;
 	r = db_storage_pool_get(db, name, &row, err);
@@ -255,7 +254,7 @@ int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 	const struct storage_driver *driver;
 	int r;
 
-	r = name_check("storage pool", name, err);
+	r = storage_name_check("storage pool", name, err);
 	if (r < 0)
 		return r;
 	driver = storage_driver_find(driver_name);
@@ -656,10 +655,10 @@ static int volume_name_check(enum storage_volume_type type, const char *name, st
 	if (type == STORAGE_VOLUME_IMAGE)
 		return fingerprint_check(name, err);
 	if (!slash)
-		return name_check("storage volume", name, err);
+		return storage_name_check("storage volume", name, err);
 	vol = xstrndup(name, (size_t)(slash - name));
 	if (!object_name_is_valid(vol) || !object_name_is_valid(slash + 1))
-		return name_check("storage volume", "/", err);
+		return storage_name_check("storage volume", "/", err);
 	return 0;
 }
 
@@ -760,7 +759,7 @@ int storage_volume_create_custom(struct storage_pool *pool, const char *name,
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("storage volume", name, err);
+	r = storage_name_check("storage volume", name, err);
 	if (r < 0)
 		return r;
 	if (!str_is_empty(content_type) && !streq(content_type, "filesystem")) {
@@ -914,7 +913,7 @@ static int volume_rename(struct storage_pool *pool, const struct storage_volume 
 {
 	int r;
 
-	r = name_check("storage volume", new_name, err);
+	r = storage_name_check("storage volume", new_name, err);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, vol->type, new_name, err);
@@ -1024,7 +1023,7 @@ int storage_volume_snapshot_create(struct storage_pool *pool, enum storage_volum
 	autofree char *snap_name = NULL;
 	int r;
 
-	r = name_check("snapshot", snap, err);
+	r = storage_name_check("snapshot", snap, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, type, name, &vol, err);
@@ -1061,7 +1060,7 @@ static int snapshot_load(struct storage_pool *pool, enum storage_volume_type typ
 	autofree char *snap_name = NULL;
 	int r;
 
-	r = name_check("snapshot", snap, err);
+	r = storage_name_check("snapshot", snap, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, type, name, &vol, err);
@@ -1119,7 +1118,7 @@ int storage_volume_snapshot_rename(struct storage_pool *pool, enum storage_volum
 	r = snapshot_load(pool, type, name, snap, &vol, &snapshot, err);
 	if (r < 0)
 		return r;
-	r = name_check("snapshot", new_snap, err);
+	r = storage_name_check("snapshot", new_snap, err);
 	if (r < 0)
 		return r;
 	new_name = str_printf("%s/%s", name, new_snap);
@@ -1492,7 +1491,7 @@ int storage_instance_create_from_image(struct storage_pool *pool, const char *na
 	autoclean(image_lock_release) char *key = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = fingerprint_check(fingerprint, err);
@@ -1528,7 +1527,7 @@ int storage_instance_create_empty(struct storage_pool *pool, const char *name, s
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -1550,7 +1549,7 @@ int storage_instance_mount(struct storage_pool *pool, const char *name,
 {
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	return volume_mount(pool, STORAGE_VOLUME_CONTAINER, name, idmap, ret_rootfs, err);
@@ -1560,7 +1559,7 @@ int storage_instance_unmount(struct storage_pool *pool, const char *name, struct
 {
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	return volume_unmount(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -1573,7 +1572,7 @@ int storage_instance_delete(struct storage_pool *pool, const char *name, struct 
 	autofree char *base = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
@@ -1606,7 +1605,7 @@ int storage_instance_rename(struct storage_pool *pool, const char *name, const c
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
@@ -1778,7 +1777,7 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 	const char *base;
 	int r;
 
-	r = name_check("instance", dst, err);
+	r = storage_name_check("instance", dst, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(src_pool, STORAGE_VOLUME_CONTAINER, src, &vol, err);
@@ -1910,7 +1909,7 @@ int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("storage volume", dst, err);
+	r = storage_name_check("storage volume", dst, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(src_pool, STORAGE_VOLUME_CUSTOM, src, &vol, err);

@@ -177,6 +177,10 @@ struct storage_driver {
 extern const struct storage_driver storage_driver_dir;
 extern const struct storage_driver storage_driver_btrfs;
 
+/* Checks a name a client gave (what: "storage pool", "storage volume", "snapshot"): -EINVAL
+ * "Invalid <what> name '<name>'" unless object_name_is_valid(). */
+int storage_name_check(const char *what, const char *name, struct error *err);
+
 /* The driver called name, NULL if none. */
 const struct storage_driver *storage_driver_find(const char *name);
 

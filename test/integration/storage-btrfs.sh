@@ -105,6 +105,12 @@ lxc exec c1 -- rm -f /root/big
 
 # Custom volume: create with a size, attach, write from inside the unprivileged container.
 lxc storage volume create bp v1 size=30MiB || fail "lxc storage volume create"
+lxc storage volume show bp v1 | grep -q "^  size: 30MiB$" || fail "lxc storage volume show: $(lxc storage volume show bp v1)"
+out=$(lxc storage volume create bp v1 2>&1) && fail "created v1 twice"
+assert_match "$out" "already exists" "duplicate volume"
+out=$(lxc storage volume create bp v9 size=lots 2>&1) && fail "accepted a bad size"
+assert_match "$out" "size" "bad volume size"
+expect_status 404 GET /1.0/storage-pools/bp/volumes/custom/v9 >/dev/null
 lxc storage volume list bp --format csv | grep -q "^custom,v1,,filesystem,0$" ||
 	fail "lxc storage volume list: $(lxc storage volume list bp --format csv)"
 # Devices of a running container are not hot-plugged yet: attach while stopped.
@@ -133,6 +139,17 @@ lxc stop c2 --force
 lxc storage volume detach bp v1 c2
 # Volume snapshots, restore, copy and move between pools.
 lxc storage volume snapshot bp v1 vs0 || fail "volume snapshot"
+# Snapshot rename and delete are operations, as the clients expect.
+V=/1.0/storage-pools/bp/volumes/custom/v1/snapshots
+wait_op "$(api POST $V/vs0 '{"name":"vsx"}' | jq -r .operation)" >/dev/null
+assert_eq "$(expect_status 200 GET $V/vsx | jq -r .metadata.name)" vsx "renamed snapshot"
+wait_op "$(api POST $V/vsx '{"name":"vs0"}' | jq -r .operation)" >/dev/null
+lxc storage volume snapshot bp v1 vs1
+wait_op "$(api DELETE $V/vs1 | jq -r .operation)" >/dev/null
+expect_status 404 GET $V/vs1 >/dev/null
+reply=$(expect_status 400 POST $V '{"name":"../x"}')
+assert_match "$(jq -r .error <<<"$reply")" "Invalid snapshot name" "bad snapshot name"
+assert_eq "$(api GET "$V?recursion=1" | jq -r '[.metadata[].name] | join(",")')" vs0 "snapshot list"
 lxc exec c1 -- sh -c 'echo changed > /mnt/v1/file'
 out=$(lxc storage volume restore bp v1 vs0 2>&1) && fail "restored a volume a running instance uses"
 assert_match "$out" "in use by running instance 'c1'" "restore refused while running"
@@ -145,6 +162,10 @@ out=$(lxc storage volume delete bp v1 2>&1) && fail "deleted an attached volume"
 assert_match "$out" "in use by: /1.0/instances/c1" "in-use volume message"
 lxc stop c1 --force
 lxc storage volume detach bp v1 c1
+reply=$(expect_status 400 POST /1.0/storage-pools/default/volumes/custom '{"name":"x","source":{"type":"copy","pool":"bp","name":"../v1"}}')
+assert_match "$(jq -r .error <<<"$reply")" "Invalid storage volume name" "bad copy source"
+reply=$(expect_status 400 POST /1.0/storage-pools/bp/volumes/custom/v1 '{"name":"v1","pool":"../p"}')
+assert_match "$(jq -r .error <<<"$reply")" "Invalid storage pool name" "bad move target"
 lxc storage volume copy bp/v1 default/v1c || fail "volume copy to dir"
 lxc storage volume move bp/v1 default/v1m || fail "volume move to dir"
 expect_status 404 GET /1.0/storage-pools/bp/volumes/custom/v1 >/dev/null
