@@ -833,7 +833,11 @@ int storage_volume_update(struct storage_pool *pool, const struct storage_volume
 		r = pool_mount(pool, err);
 		if (r < 0)
 			return r;
-		r = volume_apply_size(pool, &updated, err);
+		/* An unset size lifts the limit. */
+		if (str_is_empty(new_size) && pool->driver->volume_set_quota)
+			r = pool->driver->volume_set_quota(pool, &updated, 0, err);
+		else
+			r = volume_apply_size(pool, &updated, err);
 		if (r < 0)
 			return r;
 	}
