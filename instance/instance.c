@@ -255,10 +255,15 @@ int instance_load(struct db *db, const char *name, struct instance **ret, struct
 
 const json_t *instance_root_device(const struct instance *inst)
 {
+	return instance_devices_root(inst->expanded_devices);
+}
+
+const json_t *instance_devices_root(const json_t *devices)
+{
 	const char *name;
 	json_t *dev;
 
-	json_object_foreach(inst->expanded_devices, name, dev)
+	json_object_foreach((json_t *)devices, name, dev)
 	{
 		const char *path = json_get_str(dev, "path");
 

@@ -116,6 +116,23 @@ static int root_pool_load(const struct instance_env *env, const struct instance 
 	return storage_pool_load(env->db, env->dir, pool, ret, err);
 }
 
+/* A root disk whose "size" changed: the volume's quota follows (btrfs; dir records it). */
+static int root_size_apply(const struct instance_env *env, const struct instance *inst,
+			   const json_t *old_devices, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	const char *size = json_get_str(instance_root_device(inst), "size");
+	const char *old_size = json_get_str(instance_devices_root(old_devices), "size");
+	int r;
+
+	if (streq(size ?: "", old_size ?: ""))
+		return 0;
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	return storage_instance_set_size(pool, inst->name, size ?: "", err);
+}
+
 /* Mounts the root volume as the instance will see it (through its id map); *ret_map
  * (may be NULL) gets the map. */
 static int instance_mount(const struct instance_env *env, struct instance *inst,
@@ -1071,6 +1088,9 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 		if (r < 0)
 			return r;
 	}
+	r = root_size_apply(env, inst, old_devices, err);
+	if (r < 0)
+		return r;
 	row = instance_to_row(inst);
 	r = db_instance_update(env->db, inst->name, row, err);
 	if (r < 0)

@@ -102,6 +102,12 @@ sync
 lxc exec q1 -- sh -c 'echo small > /root/ok' || fail "small write once space was freed"
 lxc exec c1 -- dd if=/dev/zero of=/root/big bs=1M count=60 2>/dev/null || fail "c1 limited by q1's quota"
 lxc exec c1 -- rm -f /root/big
+# Growing the root disk of the stopped instance lifts the limit to the new size.
+lxc stop q1 --force
+lxc config device set q1 root size=100MiB || fail "root size change"
+lxc start q1
+lxc exec q1 -- dd if=/dev/zero of=/root/big bs=1M count=60 2>/dev/null || fail "60MiB into a root grown to 100MiB"
+lxc exec q1 -- rm -f /root/big
 
 # Custom volume: create with a size, attach, write from inside the unprivileged container.
 lxc storage volume create bp v1 size=30MiB || fail "lxc storage volume create"
