@@ -283,7 +283,7 @@ static enum instance_status lxc_status_lookup(const struct lxc_paths *p, pid_t *
 		return frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING;
 	}
 	*ret_pid = 0;
-	if (lxc_status_probe_stopped(p->lxcpath, p->name))
+	if (lxc_status_probe(p->lxcpath, p->name) == 1)
 		return INSTANCE_STOPPED;
 	if (lxc_open(p, &c, NULL) < 0)
 		return INSTANCE_ERROR;
@@ -830,6 +830,12 @@ static int lxc_instance_start(const struct instance_env *env, struct instance *i
 	if (lxc_status_of(c) != INSTANCE_STOPPED)
 		return error_set(err, -EBUSY, "Instance '%s' is already running", inst->name);
 	(void)lxc_container_put(take_ptr(c));
+	/* The monitor of the last run may still be on its way out (a restart): its cleanup
+	 * can remove the new monitor's cgroup of the same name before that entered it
+	 * ("Failed to enter cgroup"). Let it go first: its command socket stops listening
+	 * (up to 2 s). */
+	for (int i = 0; i < 400 && lxc_status_probe(p.lxcpath, p.name) == 0; i++)
+		(void)usleep(5000);
 
 	r = lxc_config_write(env, &p, inst, true, err);
 	if (r < 0)

@@ -126,6 +126,38 @@ fi
 if lxc config set c1 raw.lxc "lxc.init.cmd=/bin/evil" 2>/dev/null; then
 	fail "raw.lxc accepted"
 fi
+# Live CPU and process limits reach the container's cgroup on the host (v1 controllers
+# here; the unified files elsewhere).
+cg_read() { # CONTROLLER V1FILE V2FILE: c1's cgroup file for CONTROLLER
+	local pid rel
+	pid=$(lxc info c1 | awk '/^PID:/ {print $2}')
+	rel=$(awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $2 $3; exit } }' "/proc/$pid/cgroup")
+	if [ -n "$rel" ]; then
+		cat "/sys/fs/cgroup/${rel%%/*}/${rel#*/}/$2"
+	else
+		cat "/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")/$3"
+	fi
+}
+lxc config set c1 limits.processes 50 || fail "config set limits.processes"
+assert_eq "$(cg_read pids pids.max pids.max)" 50 "limits.processes applied live"
+lxc config set c1 limits.cpu 1 || fail "config set limits.cpu"
+cpus=$(cg_read cpuset cpuset.cpus cpuset.cpus)
+assert_match "$cpus" '^[0-9]+$' "limits.cpu=1 pins one CPU"
+lxc config set c1 limits.cpu.allowance 25ms/100ms || fail "config set limits.cpu.allowance"
+assert_match "$(cg_read cpu cpu.cfs_quota_us cpu.max)" '^25000( 100000)?$' "limits.cpu.allowance applied live"
+lxc config unset c1 limits.processes || fail "config unset limits.processes"
+assert_eq "$(cg_read pids pids.max pids.max)" max "limits.processes lifted live"
+lxc config unset c1 limits.cpu.allowance
+lxc config unset c1 limits.cpu
+
+# config edit (YAML on stdin, a PUT with the ETag): a description and a user key.
+lxc config show c1 | sed 's/^description: .*/description: edited/; s/^config:$/config:\n  user.edited: "yes"/' |
+	lxc config edit c1 || fail "config edit"
+assert_eq "$(lxc config get c1 user.edited)" yes "config edit: key"
+assert_eq "$(lxc list c1 --format json | jq -r '.[0].description')" edited "config edit: description"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config edit kept the other keys"
+printf 'config:\n  limits.memory: lots\n' | lxc config edit c1 2>/dev/null && fail "config edit with a bad value"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "a refused edit changed nothing"
 
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
