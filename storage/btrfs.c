@@ -19,6 +19,7 @@
  * mount leaves no device behind. The pool is mounted when lodged starts (after a reboot the
  * loop file needs a new device) and whenever a call needs it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/btrfs.h>
@@ -406,6 +407,35 @@ undo_file:
 	return r;
 }
 
+/* Image volumes went first (storage.c); what is left in images/ is an interrupted unpack,
+ * a subvolume that dir_pool_clear()'s tree removal would not cross. */
+static int btrfs_images_clear(struct storage_pool *pool, struct error *err)
+{
+	autoclose int images = -1;
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	r = dir_open_at(pool, "images", &images, err);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	fd = openat(images, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		r = error_errno(err, -errno, "Failed to read '%s/images'", dir_data(pool)->path);
+		if (fd >= 0)
+			(void)close(fd);
+		return r;
+	}
+	while (r >= 0 && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			r = btrfs_subvol_delete(images, de->d_name, err);
+	(void)closedir(d);
+	return r;
+}
+
 static int btrfs_pool_delete(struct storage_pool *pool, struct error *err)
 {
 	const char *source = json_get_str(pool->config, "source");
@@ -413,7 +443,9 @@ static int btrfs_pool_delete(struct storage_pool *pool, struct error *err)
 	struct stat st;
 	int r;
 
-	r = dir_pool_clear(pool, err);
+	r = btrfs_images_clear(pool, err);
+	if (r >= 0)
+		r = dir_pool_clear(pool, err);
 	if (r < 0)
 		return r;
 	r = btrfs_pool_unmount(pool, err);

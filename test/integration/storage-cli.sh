@@ -3,7 +3,7 @@
 # the REST API, on dir and btrfs pools; refusals come back as the server's messages.
 . "$(dirname "$0")/lib.sh"
 need_root
-need_cmd mkfs.btrfs losetup
+need_cmd mkfs.btrfs btrfs losetup
 grep -qw btrfs /proc/filesystems || skip "no btrfs in this kernel"
 daemon_start
 L() { LODGE_DIR=$LODGE_DIR "$LODGE" "$@"; }
@@ -68,6 +68,9 @@ op=$(api DELETE /1.0/instances/c1 | jq -r .operation)
 wait_op "$op" >/dev/null
 
 for v in v2 v4 v5; do L storage volume delete p1 "$v" >/dev/null; done
+# Debris of an unpack interrupted by a crash (a subvolume) does not keep the pool.
+btrfs -q subvolume create "$LODGE_DIR/storage-pools/b1/images/.unpack-debris" >/dev/null ||
+	fail "making debris"
 assert_eq "$(L storage delete b1)" "Storage pool b1 deleted" "delete btrfs"
 L storage delete p1 >/dev/null
 [ ! -e "$LODGE_DIR/disks/b1.img" ] || fail "loop file left"
