@@ -304,16 +304,12 @@ static uint64_t btrfs_default_size(const struct storage_pool *pool)
 
 static int btrfs_pool_init(struct storage_pool *pool, struct error *err)
 {
-	autofree char *source = NULL, *size = NULL;
+	autofree char *source = NULL;
 
+	/* The size of a loop file lodge makes is settled (and recorded) by pool_create. */
 	if (str_is_empty(json_get_str(pool->config, "source"))) {
 		source = btrfs_default_source(pool);
 		(void)json_object_set_new(pool->config, "source", json_string(source));
-		if (str_is_empty(json_get_str(pool->config, "size"))) {
-			size = str_printf("%lluGiB",
-					  (unsigned long long)(btrfs_default_size(pool) / GIB));
-			(void)json_object_set_new(pool->config, "size", json_string(size));
-		}
 	}
 	return 0;
 }
@@ -372,7 +368,11 @@ static int btrfs_pool_create(struct storage_pool *pool, struct error *err)
 	} else if (errno == ENOENT) {
 		loop_file = true;
 		if (str_is_empty(size_str)) {
+			autofree char *def_size = NULL;
+
 			size = btrfs_default_size(pool);
+			def_size = str_printf("%lluGiB", (unsigned long long)(size / GIB));
+			(void)json_object_set_new(pool->config, "size", json_string(def_size));
 		} else if (parse_size(size_str, &size) < 0 || size < ((uint64_t)128 << 20)) {
 			return error_set(
 				err, -EINVAL,

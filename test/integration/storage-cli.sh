@@ -11,6 +11,13 @@ at_exit loops_cleanup
 
 assert_eq "$(L storage create p1 dir)" "Storage pool p1 created" "create dir"
 assert_eq "$(L storage create b1 btrfs size=300MiB)" "Storage pool b1 created" "create btrfs"
+# Without a size the loop file gets LXD's default (5 to 30 GiB, sparse), recorded in the config.
+L storage create b2 btrfs source="$LODGE_DIR/b2.img" >/dev/null
+assert_match "$(L storage show b2 --format json | jq -r '.config.size')" "^([5-9]|[12][0-9]|30)GiB$" "default size"
+assert_eq "$(stat -c %s "$LODGE_DIR/b2.img")" \
+	$(($(L storage show b2 --format json | jq -r '.config.size' | tr -d 'GiB') << 30)) "default size of the file"
+L storage delete b2 >/dev/null
+[ ! -e "$LODGE_DIR/b2.img" ] || fail "b2's loop file left"
 L storage list --format csv | grep -q "^b1,btrfs,$LODGE_DIR/disks/b1.img,,0,CREATED$" ||
 	fail "storage list: $(L storage list --format csv)"
 L storage info b1 | grep -q "total space: 300.00MiB" || fail "storage info: $(L storage info b1)"
