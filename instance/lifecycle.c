@@ -1083,11 +1083,12 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 	json_decref(inst->expanded_devices);
 	inst->expanded_devices = take_ptr(exp_devices);
 
-	if (running && inst->driver->update_live) {
+	if (running)
+		r = volumes_check_exclusive(env, inst, err);
+	if (r == 0 && running && inst->driver->update_live)
 		r = inst->driver->update_live(env, inst, old_config, old_devices, err);
-		if (r < 0)
-			return r;
-	}
+	if (r < 0)
+		return r;
 	r = root_size_apply(env, inst, old_devices, err);
 	if (r < 0)
 		return r;

@@ -133,20 +133,32 @@ out:
 	return 0;
 }
 
+int mount_tree_clone(int dir_fd, int userns_fd, bool readonly, bool recursive, const char *what,
+		     int *ret_fd, struct error *err)
+{
+	struct mount_attr attr = { .attr_set = (userns_fd >= 0 ? MOUNT_ATTR_IDMAP : 0) |
+					       (readonly ? MOUNT_ATTR_RDONLY : 0),
+				   .userns_fd = userns_fd >= 0 ? (uint64_t)userns_fd : 0 };
+	autoclose int fd = -1;
+
+	fd = open_tree(dir_fd, "",
+		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+			       (recursive ? AT_RECURSIVE : 0));
+	if (fd < 0)
+		return error_errno(err, -errno, "Failed to clone the mount of '%s'", what);
+	if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+					   &attr, sizeof(attr)) < 0)
+		return error_errno(err, -errno, "Failed to %s '%s'",
+				   userns_fd >= 0 ? "idmap" : "make read-only", what);
+	*ret_fd = take_fd(fd);
+	return 0;
+}
+
 /* A detached clone of the directory dir_fd, idmapped through userns_fd. */
 static int idmapped_clone(int dir_fd, int userns_fd, const char *what, int *ret_fd,
 			  struct error *err)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
-	autoclose int fd = -1;
-
-	fd = open_tree(dir_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (fd < 0)
-		return error_errno(err, -errno, "Failed to clone the mount of '%s'", what);
-	if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return error_errno(err, -errno, "Failed to idmap '%s'", what);
-	*ret_fd = take_fd(fd);
-	return 0;
+	return mount_tree_clone(dir_fd, userns_fd, false, false, what, ret_fd, err);
 }
 
 /* The layers of one overlay, as descriptors. */
