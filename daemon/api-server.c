@@ -59,6 +59,8 @@ static const char *const api_extensions[] = {
 	"image_force_refresh",
 	"storage",
 	"storage_api_volume_rename",
+	"storage_api_volume_snapshots",
+	"storage_api_local_volume_handling",
 	"storage_volume_state",
 	"instances",
 	"container_full",

@@ -20,6 +20,7 @@ PACKAGES=(
 	lxd-client python3-pylxd
 	iproute2 nftables dnsmasq-base dnsmasq-utils util-linux
 	debootstrap xz-utils zstd bzip2
+	btrfs-progs
 )
 
 deps() {

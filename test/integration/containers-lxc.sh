@@ -159,6 +159,33 @@ assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config edit kept the other
 printf 'config:\n  limits.memory: lots\n' | lxc config edit c1 2>/dev/null && fail "config edit with a bad value"
 assert_eq "$(lxc config get c1 limits.memory)" 64MiB "a refused edit changed nothing"
 
+# disks hot-plugged into the running container: a host directory (read-only too), a custom
+# volume (idmapped: root inside writes, the file is 0-owned on disk), and out again. The
+# target's path resolves inside the container, symlinks included.
+mkdir -p "$LODGE_DIR/share" && echo shared >"$LODGE_DIR/share/f"
+lxc config device add c1 share disk source="$LODGE_DIR/share" path=/mnt/share >/dev/null ||
+	fail "hot-plug a host directory"
+assert_eq "$(lxc exec c1 -- cat /mnt/share/f)" shared "hot-plugged directory content"
+lxc config device add c1 ro disk source="$LODGE_DIR/share" path=/mnt/ro readonly=true >/dev/null ||
+	fail "hot-plug read-only"
+lxc exec c1 -- sh -c 'echo x > /mnt/ro/g' 2>/dev/null && fail "wrote through a read-only disk"
+lxc storage volume create default hv >/dev/null || fail "volume create"
+lxc storage volume attach default hv c1 /mnt/hv || fail "hot-plug a custom volume"
+lxc exec c1 -- sh -c 'echo vol > /mnt/hv/f' || fail "root in the container writes to the volume"
+hvf=$(find "$LODGE_DIR/storage-pools/default" -path '*hv*' -name f -type f | head -n1)
+[ -n "$hvf" ] || fail "the volume's file is not on the pool"
+assert_eq "$(stat -c %u "$hvf")" 0 "volume files are stored unshifted"
+lxc exec c1 -- ln -s /etc /root/escape
+lxc config device add c1 esc disk source="$LODGE_DIR/share" path=/root/escape/lodge-esc >/dev/null ||
+	fail "hot-plug through a symlink"
+[ -e /etc/lodge-esc ] && fail "a hot-plug target resolved on the host"
+assert_eq "$(lxc exec c1 -- cat /etc/lodge-esc/f)" shared "target resolved in the container"
+for d in share ro esc; do lxc config device remove c1 "$d" >/dev/null || fail "unplug $d"; done
+lxc storage volume detach default hv c1 || fail "detach the volume"
+lxc exec c1 -- grep -q ' /mnt/share \| /mnt/hv \| /etc/lodge-esc ' /proc/mounts && fail "a disk is still mounted after unplug"
+lxc storage volume delete default hv || fail "volume delete"
+lxc exec c1 -- rm /root/escape
+
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
 lxc snapshot c1 s0 || fail "snapshot"
