@@ -15,6 +15,8 @@
 #include "daemon/events.h"
 #include "daemon/operations.h"
 #include "daemon/router.h"
+#include "daemon/server-config.h"
+#include "db/db-config.h"
 #include "db/db-images.h"
 #include "db/db-instances.h"
 #include "images/images.h"
@@ -105,9 +107,13 @@ static int task_pull_image(const struct instance_env *env, const json_t *source,
 			   struct db_image **ret, struct error *err)
 {
 	struct image_pull_source src = image_pull_source_of(source);
-	autojson json_t *update_source = image_pull_update_source(&src);
+	autojson json_t *update_source = image_pull_update_source(&src), *cfg = NULL;
 	struct image_upload opts = { .fd = -1, .cached = true, .update_source = update_source };
 
+	/* As LXD: cached images follow their source when images.auto_update_cached says so. */
+	if (db_config_load(env->db, &cfg, NULL) == 0)
+		opts.auto_update =
+			config_get_bool(&server_config_schema, cfg, "images.auto_update_cached");
 	return image_pull(env->db, env->dir, &src, &opts, ret, err);
 }
 

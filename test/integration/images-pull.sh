@@ -129,6 +129,7 @@ lxc image delete copied || fail "delete A's copy"
 lxc init lodgeb:back r1 >/dev/null || fail "lxc init lodgeb:back r1"
 img=$(expect_status 200 GET "/1.0/images/$pub")
 assert_eq "$(jq -r .metadata.cached <<<"$img")" true "image pulled for an instance is cached"
+assert_eq "$(jq -r .metadata.auto_update <<<"$img")" true "cached images auto-update (images.auto_update_cached)"
 assert_eq "$(jq -r .metadata.update_source.server <<<"$img")" "$bserver" "cached image's source"
 assert_eq "$(lxc config get r1 volatile.base_image)" "$pub" "instance made from the pulled image"
 assert_eq "$(lxc config get r1 image.os)" busybox "image properties on the instance"
