@@ -17,6 +17,8 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+/* Closes *fd (when open) and marks it closed: a variable closed early by hand and again by
+ * autoclose must not close a descriptor number another thread has been given since. */
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -24,6 +26,7 @@ static inline void closep(int *fd)
 
 		(void)close(*fd);
 		errno = saved;
+		*fd = -1;
 	}
 }
 
