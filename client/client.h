@@ -86,7 +86,10 @@ struct cli {
 	struct cli_value *values;
 	size_t n_values;
 	struct lxd_client *lxd; /* see cli_lxd() */
-	json_t *server;		/* see cli_server() */
+	/* Clients of the remotes named in "REMOTE:NAME" arguments (cli_target()). */
+	struct cli_remote *remotes;
+	size_t n_remotes;
+	json_t *server; /* see cli_server() */
 };
 
 /* Parses argv against the command tree and global flags into cli (released with
@@ -108,6 +111,13 @@ size_t cli_flag_list(const struct cli *cli, const char *name, const char ***ret)
 
 /* The API client for this invocation, made on first use (connects per request). */
 struct lxd_client *cli_lxd(struct cli *cli);
+
+/* Resolves an instance or server argument "[REMOTE:]NAME": *lxd is the API client of the
+ * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix
+ * means the default remote (`lodge remote switch`), "local:" the local daemon; an unknown
+ * remote fails with -ENOENT and "The remote \"X\" doesn't exist", as lxc says. */
+int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
+	       struct error *err);
 
 /* GET /1.0, fetched once per invocation. The JSON stays owned by cli. */
 int cli_server(struct cli *cli, const json_t **ret, struct error *err);
