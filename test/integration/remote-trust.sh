@@ -74,6 +74,21 @@ assert_eq "$(jq -r .metadata.type <<<"$reply")" client "type"
 reply=$(tls_expect 400 pw POST /1.0/certificates '{"type": "client", "password": "sekrit"}')
 assert_eq "$(jq -r .error <<<"$reply")" "Client is already trusted" "second password use"
 
+# pylxd over HTTPS: authenticate() with the password (base64 DER with newlines), then it
+# needs GET /1.0/certificates/<fingerprint>.
+mkcert py
+env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE "$PYTHON" - "$URL" "$WORK/py.crt" "$WORK/py.key" <<'EOF' || fail "pylxd over HTTPS"
+import sys, warnings
+warnings.filterwarnings("ignore")
+import pylxd
+c = pylxd.Client(endpoint=sys.argv[1], cert=(sys.argv[2], sys.argv[3]), verify=False)
+assert not c.trusted
+c.authenticate("sekrit")
+assert c.trusted
+c.containers.all()
+EOF
+assert_eq "$(expect_status 200 GET "/1.0/certificates/$(certfp py)" | jq -r .metadata.type)" client "pylxd's certificate"
+
 # --- the certificates API over the unix socket ----------------------------------------------
 mkcert added
 der=$(openssl x509 -in "$WORK/added.crt" -outform der | base64 -w0)
@@ -87,7 +102,7 @@ expect_status 400 POST /1.0/certificates "{\"type\": \"admin\", \"certificate\":
 expect_status 400 POST /1.0/certificates "{\"type\": \"client\", \"name\": \"a\\nb\", \"certificate\": \"$der\"}" >/dev/null
 expect_status 400 POST /1.0/certificates "{\"type\": \"client\", \"projects\": [\"../x\"], \"certificate\": \"$der\"}" >/dev/null
 expect_status 400 POST /1.0/certificates '{"type": "client"}' >/dev/null # unix: no TLS certificate
-assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length')" 2 "two certificates"
+assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length')" 3 "three certificates"
 assert_eq "$(expect_status 200 "GET" "/1.0/certificates?recursion=1" | jq -r '.metadata[] | select(.name == "added") | .fingerprint')" "$fp" "recursion"
 # A prefix is enough, as with LXD.
 expect_status 200 GET "/1.0/certificates/${fp:0:12}" >/dev/null
