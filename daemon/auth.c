@@ -161,6 +161,7 @@ static void identify_tls(const struct auth *a, struct lws *wsi, struct api_ident
 	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	autofree char *hex = NULL;
 	const struct auth_cert *c;
 
 	id->trusted = false;
@@ -168,9 +169,7 @@ static void identify_tls(const struct auth *a, struct lws *wsi, struct api_ident
 	lws_get_peer_simple(wsi, id->address, sizeof(id->address));
 	if (!cert || X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
 		return;
-
-	autofree char *hex = hex_encode(md, mdlen);
-
+	hex = hex_encode(md, mdlen);
 	(void)snprintf_ok(id->fingerprint, sizeof(id->fingerprint), "%s", hex);
 	c = auth_find(a, hex);
 	if (!c)
