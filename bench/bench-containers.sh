@@ -6,7 +6,8 @@
 #
 # For each daemon: launch from a cached busybox image (create + start until RUNNING),
 # non-interactive exec round trip, `lxc list` (recursion=2), and stop + delete. Prints the
-# median in ms of ROUNDS runs (default 10) and, with LXD, the ratio LXD/lodged.
+# median in ms of ROUNDS runs (default 10) and, with LXD, the ratio LXD/lodged. lodged is
+# measured a second time through lodge's own client (launch, exec, list, delete).
 # LXD needs a storage pool and a root disk in its default profile; the script adds them
 # (pool "default", dir) if missing. Neither daemon gets a network: nics are not measured.
 set -euo pipefail
@@ -17,29 +18,41 @@ rounds=${2:-10}
 . "$top/bench/lib.sh"
 bench_lodged_start --no-default-network
 
-# run_suite LXD_DIR: prints "launch exec list delete" medians in ms.
+# cli DIR CLIENT ARGS...: the lxc client, or lodge ("lodge") on the same daemon directory.
+cli() {
+	local d=$1 client=$2
+	shift 2
+	if [ "$client" = lodge ]; then
+		LODGE_DIR=$d "$build/lodge" "$@"
+	else
+		LXD_DIR=$d lxc "$@"
+	fi
+}
+
+# run_suite LXD_DIR [CLIENT]: prints "launch exec list delete" medians in ms, measured
+# through CLIENT (lxc, or lodge).
 run_suite() {
-	local d=$1 t0 i
+	local d=$1 client=${2:-lxc} t0 i
 	local -a launch=() exec=() list=() del=()
 	bench_busybox_import "$d" bench-busybox
 	LXD_DIR=$d lxc launch bench-busybox bench-warm >/dev/null 2>&1 # unpacks the image once
 	LXD_DIR=$d lxc delete -f bench-warm >/dev/null
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc launch bench-busybox "bench-$i" >/dev/null 2>&1
+		cli "$d" "$client" launch bench-busybox "bench-$i" >/dev/null 2>&1
 		launch+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc exec "bench-$i" -- true
+		cli "$d" "$client" exec "bench-$i" -- true
 		exec+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 		t0=$(now_ms)
-		LXD_DIR=$d lxc list >/dev/null
+		cli "$d" "$client" list >/dev/null
 		list+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	for i in $(seq "$rounds"); do
 		t0=$(now_ms)
-		LXD_DIR=$d lxc delete -f "bench-$i" >/dev/null
+		cli "$d" "$client" delete -f "bench-$i" >/dev/null
 		del+=("$(awk -v a="$(now_ms)" -v b="$t0" 'BEGIN{print a-b}')")
 	done
 	LXD_DIR=$d lxc image delete bench-busybox >/dev/null 2>&1 || true
@@ -51,6 +64,9 @@ run_suite() {
 printf '%-8s %10s %10s %10s %14s   (median ms of %d, through the lxc client)\n' "" launch exec list stop+delete "$rounds"
 read -r l e s x <<<"$(run_suite "$dir")"
 printf '%-8s %10s %10s %10s %14s\n' lodged "$l" "$e" "$s" "$x"
+# The same workload through lodge's own client, on lodged.
+read -r ql qe qs qx <<<"$(run_suite "$dir" lodge)"
+printf '%-8s %10s %10s %10s %14s   (through lodge)\n' lodged "$ql" "$qe" "$qs" "$qx"
 if bench_lxd_ready; then
 	read -r L E S X <<<"$(run_suite "$LXD_REF_DIR")"
 	printf '%-8s %10s %10s %10s %14s\n' lxd "$L" "$E" "$S" "$X"

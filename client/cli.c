@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,7 +288,7 @@ void cli_print_help(const struct cli *cli, const struct command *const *commands
 
 		for (const struct cli_flag *f = cmd->flags; f && f->name && n < 32; f++)
 			list[n++] = f;
-		if (cmd->formats) {
+		if (cmd->formats && !flag_find(cmd->flags, "format", strlen("format"), 0)) {
 			fmt = format_help(cmd);
 			list[n++] = &global_flags[0];
 		}
@@ -376,49 +377,6 @@ struct lxd_client *cli_lxd(struct cli *cli)
 	return cli->lxd;
 }
 
-int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
-	       struct error *err)
-{
-	autoclean(remote_config_release) struct remote_config c = REMOTE_CONFIG_INIT;
-	const char *colon = strchr(arg, ':');
-	autofree char *remote = NULL;
-	struct lxd_client *client = NULL;
-	const char *project;
-	int r;
-
-	/* As lxc's ParseRemote: a snapshot name may hold a ':' ("c1/snap:0"). */
-	if (!colon || (memchr(arg, '/', (size_t)(colon - arg)) && !strchr(colon, '/'))) {
-		*lxd = cli_lxd(cli);
-		*name = arg;
-		return 0;
-	}
-	remote = xstrndup(arg, (size_t)(colon - arg));
-	for (size_t i = 0; i < cli->n_remotes; i++) {
-		if (streq(cli->remotes[i].name, remote)) {
-			*lxd = cli->remotes[i].lxd;
-			*name = colon + 1;
-			return 0;
-		}
-	}
-	r = remote_config_load(&c, err);
-	if (r < 0)
-		return r;
-	if (!remote_config_find(&c, remote))
-		return error_set(err, -ENOENT, "The remote \"%s\" doesn't exist", remote);
-	r = remote_connect(&c, remote, &client, err);
-	if (r < 0)
-		return r;
-	project = cli_flag_string(cli, "project");
-	if (project)
-		lxd_client_set_project(client, project);
-	cli->remotes = xrealloc(cli->remotes, (cli->n_remotes + 1) * sizeof(*cli->remotes));
-	cli->remotes[cli->n_remotes++] =
-		(struct cli_remote){ .name = take_ptr(remote), .lxd = client };
-	*lxd = client;
-	*name = colon + 1;
-	return 0;
-}
-
 int cli_server(struct cli *cli, const json_t **ret, struct error *err)
 {
 	int r;
@@ -500,6 +458,35 @@ int cli_print_table(const struct cli *cli, const struct table *t, const json_t *
 	return 0;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *cli_json_sorted(const json_t *j, int levels)
+{
+	const char **keys;
+	json_t *copy;
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+
+	if (!json_is_object(j) || levels == 0)
+		return json_deep_copy(j);
+	keys = xcalloc(json_object_size(j) + 1, sizeof(*keys));
+	json_object_foreach((json_t *)j, key, v)
+	{
+		keys[n++] = key;
+	}
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	copy = json_object();
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(copy, keys[i],
+				    cli_json_sorted(json_object_get(j, keys[i]), levels - 1));
+	free(keys);
+	return copy;
+}
+
 char *cli_time_short(const char *rfc3339)
 {
 	long long sec;
@@ -529,4 +516,151 @@ char *cli_size_iec(uint64_t bytes, int precision)
 			return str_printf("%.*f%s", precision, value, units[i]);
 	}
 	return xstrdup("");
+}
+
+/* --- targets and operations ------------------------------------------------------------- */
+
+int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
+	       struct error *err)
+{
+	autoclean(remote_config_release) struct remote_config c = REMOTE_CONFIG_INIT;
+	const char *colon = strchr(arg, ':');
+	autofree char *remote = NULL;
+	struct lxd_client *client = NULL;
+	const char *project;
+	int r;
+
+	/* As lxc's ParseRemote: a snapshot name may hold a ':' ("c1/snap:0"). */
+	if (!colon || (memchr(arg, '/', (size_t)(colon - arg)) && !strchr(colon, '/'))) {
+		*lxd = cli_lxd(cli);
+		*name = arg;
+		return 0;
+	}
+	remote = xstrndup(arg, (size_t)(colon - arg));
+	for (size_t i = 0; i < cli->n_remotes; i++) {
+		if (streq(cli->remotes[i].name, remote)) {
+			*lxd = cli->remotes[i].lxd;
+			*name = colon + 1;
+			return 0;
+		}
+	}
+	r = remote_config_load(&c, err);
+	if (r < 0)
+		return r;
+	if (!remote_config_find(&c, remote))
+		return error_set(err, -ENOENT, "The remote \"%s\" doesn't exist", remote);
+	r = remote_connect(&c, remote, &client, err);
+	if (r < 0)
+		return r;
+	project = cli_flag_string(cli, "project");
+	if (project)
+		lxd_client_set_project(client, project);
+	cli->remotes = xrealloc(cli->remotes, (cli->n_remotes + 1) * sizeof(*cli->remotes));
+	cli->remotes[cli->n_remotes++] =
+		(struct cli_remote){ .name = take_ptr(remote), .lxd = client };
+	*lxd = client;
+	*name = colon + 1;
+	return 0;
+}
+
+static bool component_is_valid(const char *s, size_t len)
+{
+	return len > 0 && !memchr(s, '/', len) && !(len == 1 && s[0] == '.') &&
+	       !(len == 2 && s[0] == '.' && s[1] == '.');
+}
+
+int cli_instance_target(struct cli *cli, const char *arg, struct lxd_client **lxd,
+			const char **name, struct error *err)
+{
+	const char *n = arg, *slash;
+	int r;
+
+	r = cli_target(cli, arg, lxd, &n, err);
+	if (r < 0)
+		return r;
+	slash = strchr(n, '/');
+	if (!component_is_valid(n, slash ? (size_t)(slash - n) : strlen(n)))
+		return error_set(err, -EINVAL, "Invalid instance name '%s'", n);
+	if (slash && !component_is_valid(slash + 1, strlen(slash + 1)))
+		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", slash + 1);
+	*name = n;
+	return 0;
+}
+
+int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     json_t **ret_op, struct error *err)
+{
+	autojson json_t *op = NULL;
+	int r;
+
+	r = lxd_query_wait(lxd, method, path, body, NULL, &op, err);
+	if (r < 0)
+		return r;
+	if (ret_op)
+		*ret_op = take_ptr(op);
+	return 0;
+}
+
+int cli_do(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	   const char *etag, struct error *err)
+{
+	autoclean(lxd_response_release) struct lxd_response resp = LXD_RESPONSE_INIT;
+	autojson json_t *op = NULL;
+	int r;
+
+	r = lxd_query(lxd, method, path, body, etag, &resp, err);
+	if (r < 0 || resp.type != LXD_RESPONSE_ASYNC)
+		return r;
+	if (!resp.operation)
+		return error_set(err, -EIO, "Server sent an operation without its URL");
+	return lxd_operation_wait(lxd, resp.operation, -1, &op, err);
+}
+
+char *cli_path_escape(const char *component)
+{
+	struct strbuf sb = STRBUF_INIT;
+	/* "." and ".." would walk the path: their dots are escaped too (the server then looks
+	 * the literal name up and refuses it). */
+	bool dots = component[strspn(component, ".")] == '\0';
+
+	strbuf_adds(&sb, "");
+	for (const char *p = component; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (isalnum(c) || c == '-' || c == '_' || c == '~' || (c == '.' && !dots))
+			strbuf_addch(&sb, (char)c);
+		else
+			strbuf_addf(&sb, "%%%02X", c);
+	}
+	return strbuf_detach(&sb);
+}
+
+char *cli_instance_path(const char *name, const char *suffix)
+{
+	const char *slash = strchr(name, '/');
+	autofree char *head = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(name);
+	autofree char *inst = cli_path_escape(head);
+	autofree char *snap = NULL;
+
+	if (!slash)
+		return str_printf("/1.0/instances/%s%s", inst, suffix ? suffix : "");
+	snap = cli_path_escape(slash + 1);
+	return str_printf("/1.0/instances/%s/snapshots/%s%s", inst, snap, suffix ? suffix : "");
+}
+
+int cli_key_values(const char *const *pairs, json_t **ret, struct error *err)
+{
+	autojson json_t *obj = json_object();
+
+	for (; pairs && *pairs; pairs++) {
+		const char *eq = strchr(*pairs, '=');
+		autofree char *key = NULL;
+
+		if (!eq || eq == *pairs)
+			return error_set(err, -EINVAL, "Bad key=value pair: \"%s\"", *pairs);
+		key = xstrndup(*pairs, (size_t)(eq - *pairs));
+		json_object_set_new(obj, key, json_string(eq + 1));
+	}
+	*ret = take_ptr(obj);
+	return 0;
 }

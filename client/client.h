@@ -90,6 +90,7 @@ struct cli {
 	struct cli_remote *remotes;
 	size_t n_remotes;
 	json_t *server; /* see cli_server() */
+	int exit_code;	/* what lodge exits with when run() succeeds (exec) */
 };
 
 /* Parses argv against the command tree and global flags into cli (released with
@@ -112,13 +113,6 @@ size_t cli_flag_list(const struct cli *cli, const char *name, const char ***ret)
 /* The API client for this invocation, made on first use (connects per request). */
 struct lxd_client *cli_lxd(struct cli *cli);
 
-/* Resolves an instance or server argument "[REMOTE:]NAME": *lxd is the API client of the
- * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix
- * means the default remote (`lodge remote switch`), "local:" the local daemon; an unknown
- * remote fails with -ENOENT and "The remote \"X\" doesn't exist", as lxc says. */
-int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
-	       struct error *err);
-
 /* GET /1.0, fetched once per invocation. The JSON stays owned by cli. */
 int cli_server(struct cli *cli, const json_t **ret, struct error *err);
 /* True when the server lists name in api_extensions. */
@@ -134,6 +128,10 @@ int cli_print_document(const struct cli *cli, const json_t *j, struct error *err
 int cli_print_table(const struct cli *cli, const struct table *t, const json_t *raw,
 		    struct error *err);
 
+/* A deep copy of j whose objects, down to levels deep (-1: all), have their keys sorted:
+ * how Go prints its maps (config, devices). The caller owns the copy. */
+json_t *cli_json_sorted(const json_t *j, int levels);
+
 /* Go's time layout "2006/01/02 15:04 UTC" for an RFC 3339 time ("" if it is not one). The
  * caller frees. */
 char *cli_time_short(const char *rfc3339);
@@ -141,8 +139,64 @@ char *cli_time_short(const char *rfc3339);
 /* Sizes as the LXD client prints them (units.GetByteSizeStringIEC): "512B", "1.50KiB". */
 char *cli_size_iec(uint64_t bytes, int precision);
 
+/* Resolves an instance or server argument "[REMOTE:]NAME": *lxd is the API client of the
+ * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix means
+ * the default remote (`lodge remote switch`), "local:" the local daemon, another name a
+ * remote of config.yml (client/remote.h); an unknown one fails with -ENOENT and "The remote
+ * \"X\" doesn't exist", as lxc says. Every command resolves its arguments through this. */
+int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
+	       struct error *err);
+
+/* cli_target() for an instance or snapshot ("c1", "c1/snap0"): each part must be a
+ * non-empty path component other than "." and "..", else -EINVAL. */
+int cli_instance_target(struct cli *cli, const char *arg, struct lxd_client **lxd,
+			const char **name, struct error *err);
+
+/* Sends method path with body (NULL: none), expects an operation and waits for it to end
+ * (GET /1.0/operations/ID/wait); a failed operation fails with its "err" message. The final
+ * operation goes to *ret_op when not NULL. Blocks. */
+int cli_wait(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	     json_t **ret_op, struct error *err);
+
+/* Sends method path with body (NULL: none) and If-Match: etag (NULL: none); an async reply
+ * is waited for as cli_wait() does, a sync one is done. Blocks. */
+int cli_do(struct lxd_client *lxd, const char *method, const char *path, const json_t *body,
+	   const char *etag, struct error *err);
+
+/* One component of an API path, percent-encoded: everything but letters, digits and "-._~"
+ * ('/' included), and the dots of "." and "..". The caller frees. */
+char *cli_path_escape(const char *component);
+
+/* The API path of an instance "c1" (/1.0/instances/c1) or of a snapshot "c1/snap0"
+ * (/1.0/instances/c1/snapshots/snap0), percent-encoded, with suffix (NULL: none) appended.
+ * The caller frees. */
+char *cli_instance_path(const char *name, const char *suffix);
+
+/* A JSON object of string values from "key=value" strings (a NULL-terminated vector), as
+ * -c/--config takes them. -EINVAL for a pair without '=' or without key. */
+int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
+
 /* The commands. */
+extern const struct command command_config;
+extern const struct command command_console;
+extern const struct command command_copy;
+extern const struct command command_delete;
+extern const struct command command_exec;
+extern const struct command command_file;
 extern const struct command command_info;
+extern const struct command command_init;
+extern const struct command command_launch;
+extern const struct command command_list;
+extern const struct command command_move;
+extern const struct command command_pause;
+extern const struct command command_profile;
+extern const struct command command_rename;
+extern const struct command command_restart;
+extern const struct command command_restore;
+extern const struct command command_resume;
+extern const struct command command_snapshot;
+extern const struct command command_start;
+extern const struct command command_stop;
 extern const struct command command_monitor;
 extern const struct command command_operation;
 extern const struct command command_remote;

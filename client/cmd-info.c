@@ -1,5 +1,6 @@
 /* lodge info [--resources]: the server's information as YAML (GET /1.0), or the host's
  * hardware (GET /1.0/resources) as `lxc info --resources` prints it. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -411,11 +412,236 @@ static int info_resources(struct cli *cli, struct error *err)
 	return 0;
 }
 
+/* units.GetByteSizeString: decimal units, as lxc prints network counters. */
+static char *size_si(long long bytes)
+{
+	static const char *const units[] = { "kB", "MB", "GB", "TB", "PB", "EB" };
+	double value = (double)bytes;
+
+	if (bytes < 1000)
+		return str_printf("%lldB", bytes);
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		value /= 1000;
+		if (value < 1000 || i == ARRAY_SIZE(units) - 1)
+			return str_printf("%.2f%s", value, units[i]);
+	}
+	return xstrdup("");
+}
+
+/* A time as lxc prints it, or NULL when unset (Go's zero time or the epoch). */
+static char *time_if_set(const char *rfc3339)
+{
+	if (!rfc3339 || str_has_prefix(rfc3339, "0001-01-01") ||
+	    str_has_prefix(rfc3339, "1970-01-01"))
+		return NULL;
+	return cli_time_short(rfc3339);
+}
+
+static void render_usage_line(struct strbuf *sb, const json_t *obj, const char *key,
+			      const char *label)
+{
+	autofree char *size = NULL;
+	long long v = 0;
+
+	if (!json_get_int(obj, key, &v) || v == 0)
+		return;
+	size = cli_size_iec((uint64_t)v, 2);
+	strbuf_addf(sb, "    %s: %s\n", label, size);
+}
+
+static void render_network(const json_t *network)
+{
+	const char *nic;
+	json_t *net;
+
+	if (json_object_size(network) == 0)
+		return;
+	printf("  Network usage:\n");
+	json_object_foreach((json_t *)network, nic, net)
+	{
+		const json_t *counters = json_object_get(net, "counters");
+		const json_t *addrs = json_object_get(net, "addresses");
+		autofree char *state = xstrdup(str_of(net, "state"));
+		autofree char *rx = size_si(int_of(counters, "bytes_received"));
+		autofree char *tx = size_si(int_of(counters, "bytes_sent"));
+
+		for (char *p = state; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		printf("    %s:\n", nic);
+		printf("      Type: %s\n", str_of(net, "type"));
+		printf("      State: %s\n", state);
+		if (!str_is_empty(json_get_str(net, "host_name")))
+			printf("      Host interface: %s\n", str_of(net, "host_name"));
+		if (!str_is_empty(json_get_str(net, "hwaddr")))
+			printf("      MAC address: %s\n", str_of(net, "hwaddr"));
+		if (int_of(net, "mtu") != 0)
+			printf("      MTU: %lld\n", int_of(net, "mtu"));
+		printf("      Bytes received: %s\n", rx);
+		printf("      Bytes sent: %s\n", tx);
+		printf("      Packets received: %lld\n", int_of(counters, "packets_received"));
+		printf("      Packets sent: %lld\n", int_of(counters, "packets_sent"));
+		printf("      IP addresses:\n");
+		for (size_t i = 0; i < json_array_size(addrs); i++) {
+			const json_t *a = json_array_get(addrs, i);
+			bool inet = streq(str_of(a, "family"), "inet");
+
+			printf("        %s:%s%s/%s (%s)\n", str_of(a, "family"), inet ? "  " : " ",
+			       str_of(a, "address"), str_of(a, "netmask"), str_of(a, "scope"));
+		}
+	}
+}
+
+static void render_state(const json_t *state)
+{
+	const json_t *disk = json_object_get(state, "disk");
+	const json_t *memory = json_object_get(state, "memory");
+	struct strbuf sb = STRBUF_INIT;
+	const char *key;
+	json_t *d;
+
+	printf("\nResources:\n");
+	printf("  Processes: %lld\n", int_of(state, "processes"));
+
+	json_object_foreach((json_t *)disk, key, d)
+	{
+		render_usage_line(&sb, d, "usage", key);
+	}
+	if (sb.len > 0)
+		printf("  Disk usage:\n%s", strbuf_str(&sb));
+	strbuf_reset(&sb);
+
+	if (int_of(json_object_get(state, "cpu"), "usage") != 0)
+		printf("  CPU usage:\n    CPU usage (in seconds): %lld\n",
+		       int_of(json_object_get(state, "cpu"), "usage") / 1000000000);
+
+	render_usage_line(&sb, memory, "usage", "Memory (current)");
+	render_usage_line(&sb, memory, "usage_peak", "Memory (peak)");
+	render_usage_line(&sb, memory, "swap_usage", "Swap (current)");
+	render_usage_line(&sb, memory, "swap_usage_peak", "Swap (peak)");
+	if (sb.len > 0)
+		printf("  Memory usage:\n%s", strbuf_str(&sb));
+	strbuf_release(&sb);
+
+	render_network(json_object_get(state, "network"));
+}
+
+static void render_snapshots(const json_t *snaps)
+{
+	autoclean(table_freep) struct table *t = NULL;
+	autofree char *s = NULL;
+
+	if (json_array_size(snaps) == 0)
+		return;
+	t = table_new((const char *[]){ "NAME", "TAKEN AT", "EXPIRES AT", "STATEFUL", NULL });
+	for (size_t i = 0; i < json_array_size(snaps); i++) {
+		const json_t *snap = json_array_get(snaps, i);
+		const char *name = str_of(snap, "name");
+		const char *slash = strrchr(name, '/');
+		autofree char *taken = time_if_set(json_get_str(snap, "created_at"));
+		autofree char *expires = time_if_set(json_get_str(snap, "expires_at"));
+
+		table_add_row(t, (const char *[]){ slash ? slash + 1 : name, taken ? taken : " ",
+						   expires ? expires : " ",
+						   json_is_true(json_object_get(snap, "stateful"))
+							   ? "YES"
+							   : "NO" });
+	}
+	table_sort(t, 0);
+	s = table_render(t, TABLE_STYLE_BOX);
+	printf("\nSnapshots:\n%s", s);
+}
+
+static int info_log(struct lxd_client *lxd, const char *name, const char *type, struct error *err)
+{
+	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
+	autofree char *path = NULL;
+	int r;
+
+	if (!streq(type, "container") && !streq(type, "virtual-machine"))
+		return error_set(err, -EINVAL, "Unsupported instance type: %s", type);
+	path = cli_instance_path(name,
+				 streq(type, "container") ? "/logs/lxc.log" : "/logs/qemu.log");
+	r = lxd_do(lxd, &(struct http_request){ .method = "GET", .target = path }, &resp, err);
+	if (r < 0)
+		return r;
+	printf("\nLog:\n\n%.*s\n", (int)resp.body_len, resp.body ? resp.body : "");
+	return 0;
+}
+
+/* lxc info NAME: GET /1.0/instances/NAME?recursion=1 (state, snapshots) printed as text. */
+static int info_instance(struct cli *cli, const char *arg, struct error *err)
+{
+	autojson json_t *inst = NULL;
+	autofree char *path = NULL;
+	autofree char *status = NULL;
+	autofree char *created = NULL;
+	autofree char *used = NULL;
+	struct lxd_client *lxd;
+	const json_t *state;
+	const char *name, *type;
+	bool clustered = false;
+	int r;
+
+	r = cli_instance_target(cli, arg, &lxd, &name, err);
+	if (r < 0)
+		return r;
+	if (strchr(name, '/'))
+		return error_set(err, -EINVAL, "Invalid instance name '%s'", name);
+	path = cli_instance_path(name, "?recursion=1");
+	r = lxd_get(lxd, path, &inst, err);
+	if (r < 0)
+		return r;
+	state = json_object_get(inst, "state");
+	type = str_is_empty(json_get_str(inst, "type")) ? "container" : json_get_str(inst, "type");
+	status = xstrdup(str_of(inst, "status"));
+	for (char *p = status; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+
+	printf("Name: %s\n", str_of(inst, "name"));
+	printf("Status: %s\n", status);
+	printf("Type: %s%s\n", type,
+	       json_is_true(json_object_get(inst, "ephemeral")) ? " (ephemeral)" : "");
+	printf("Architecture: %s\n", str_of(inst, "architecture"));
+	if (lxd == cli_lxd(cli)) {
+		const json_t *server = NULL;
+
+		if (cli_server(cli, &server, NULL) == 0)
+			(void)json_get_bool(json_object_get(server, "environment"),
+					    "server_clustered", &clustered);
+	}
+	if (clustered && !str_is_empty(json_get_str(inst, "location")))
+		printf("Location: %s\n", str_of(inst, "location"));
+	if (int_of(state, "pid") != 0)
+		printf("PID: %lld\n", int_of(state, "pid"));
+	created = time_if_set(json_get_str(inst, "created_at"));
+	if (created)
+		printf("Created: %s\n", created);
+	used = time_if_set(json_get_str(inst, "last_used_at"));
+	if (used)
+		printf("Last Used: %s\n", used);
+	if (int_of(state, "pid") != 0)
+		render_state(state);
+	render_snapshots(json_object_get(inst, "snapshots"));
+	if (cli_flag_bool(cli, "show-log"))
+		return info_log(lxd, name, type, err);
+	return 0;
+}
+
 static int info_run(struct cli *cli, struct error *err)
 {
 	const json_t *server = NULL;
 	int r;
 
+	if (cli->n_args == 1 && !str_has_suffix(cli->args[0], ":"))
+		return info_instance(cli, cli->args[0], err);
+	if (cli->n_args == 1) {
+		struct lxd_client *lxd;
+		const char *name;
+
+		r = cli_target(cli, cli->args[0], &lxd, &name, err);
+		if (r < 0)
+			return r;
+	}
 	if (cli_flag_bool(cli, "resources"))
 		return info_resources(cli, err);
 
@@ -427,19 +653,23 @@ static int info_run(struct cli *cli, struct error *err)
 
 const struct command command_info = {
 	.name = "info",
-	.summary = "Show server information",
+	.args = "[<remote>:][<instance>]",
+	.summary = "Show instance or server information",
 	.description =
-		"Without flags, prints what GET /1.0 returns as YAML. With --resources, prints\n"
-		"the host's CPUs, memory, GPUs, network cards and disks.",
+		"With an instance name, prints its status, resources and snapshots (and with\n"
+		"--show-log its lxc.log). Without, prints what GET /1.0 returns as YAML; with\n"
+		"--resources, the host's CPUs, memory, GPUs, network cards and disks.",
 	.flags =
 		(const struct cli_flag[]){
 			{ "resources", 0, CLI_FLAG_BOOL, NULL,
 			  "Show the resources available to the server" },
+			{ "show-log", 0, CLI_FLAG_BOOL, NULL,
+			  "Show the instance's last 100 log lines" },
 			{ NULL, 0, CLI_FLAG_BOOL, NULL, NULL },
 		},
 	.formats = CLI_FORMATS_DOCUMENT,
 	.default_format = CLI_FORMAT_YAML,
 	.min_args = 0,
-	.max_args = 0,
+	.max_args = 1,
 	.run = info_run,
 };

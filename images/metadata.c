@@ -8,17 +8,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "images/images.h"
 #include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "lib/yaml-in.h"
 
 #include "lib/banned.h"
-
-#define YAML_MAX_DEPTH 32
-#define YAML_MAX_NODES 100000
 
 /* Canonical names first, as LXD's osarch prints them, then the aliases it accepts. */
 static const struct {
@@ -61,147 +58,6 @@ void image_metadata_free(struct image_metadata *m)
 	json_decref(m->properties);
 	json_decref(m->templates);
 	free(m);
-}
-
-struct yaml_reader {
-	yaml_parser_t parser;
-	yaml_event_t event;
-	bool has_event;
-	unsigned nodes;
-};
-
-static int reader_next(struct yaml_reader *y, struct error *err)
-{
-	if (y->has_event)
-		yaml_event_delete(&y->event);
-	y->has_event = false;
-	if (!yaml_parser_parse(&y->parser, &y->event))
-		return error_set(err, -EINVAL, "Invalid metadata.yaml: %s at line %zu column %zu",
-				 y->parser.problem ? y->parser.problem : "syntax error",
-				 y->parser.problem_mark.line + 1,
-				 y->parser.problem_mark.column + 1);
-	y->has_event = true;
-	return 0;
-}
-
-static int scalar_to_json(const yaml_event_t *ev, json_t **ret, struct error *err)
-{
-	const char *s = (const char *)ev->data.scalar.value;
-	size_t len = ev->data.scalar.length;
-	json_t *j;
-
-	if (memchr(s, '\0', len))
-		return error_set(err, -EINVAL,
-				 "Invalid metadata.yaml: a value contains a NUL byte");
-	j = json_stringn(s, len);
-	if (!j)
-		return error_set(err, -EINVAL, "Invalid metadata.yaml: a value is not valid UTF-8");
-	*ret = j;
-	return 0;
-}
-
-/* Converts the node starting at the current event; leaves its last event current. */
-static int node_to_json(struct yaml_reader *y, unsigned depth, json_t **ret, struct error *err)
-{
-	autojson json_t *j = NULL;
-	int r;
-
-	if (++y->nodes > YAML_MAX_NODES)
-		return error_set(err, -EINVAL, "Invalid metadata.yaml: more than %d nodes",
-				 YAML_MAX_NODES);
-	if (depth > YAML_MAX_DEPTH)
-		return error_set(err, -EINVAL,
-				 "Invalid metadata.yaml: nested deeper than %d levels",
-				 YAML_MAX_DEPTH);
-
-	switch (y->event.type) {
-	case YAML_SCALAR_EVENT:
-		return scalar_to_json(&y->event, ret, err);
-	case YAML_ALIAS_EVENT:
-		return error_set(err, -EINVAL, "Invalid metadata.yaml: aliases are not allowed");
-	case YAML_SEQUENCE_START_EVENT:
-		j = json_array();
-		for (;;) {
-			json_t *item = NULL;
-
-			r = reader_next(y, err);
-			if (r < 0)
-				return r;
-			if (y->event.type == YAML_SEQUENCE_END_EVENT)
-				break;
-			r = node_to_json(y, depth + 1, &item, err);
-			if (r < 0)
-				return r;
-			json_array_append_new(j, item);
-		}
-		break;
-	case YAML_MAPPING_START_EVENT:
-		j = json_object();
-		for (;;) {
-			autofree char *key = NULL;
-			json_t *value = NULL;
-
-			r = reader_next(y, err);
-			if (r < 0)
-				return r;
-			if (y->event.type == YAML_MAPPING_END_EVENT)
-				break;
-			if (y->event.type != YAML_SCALAR_EVENT)
-				return error_set(
-					err, -EINVAL,
-					"Invalid metadata.yaml: mapping keys must be strings");
-			if (memchr(y->event.data.scalar.value, '\0', y->event.data.scalar.length))
-				return error_set(
-					err, -EINVAL,
-					"Invalid metadata.yaml: a key contains a NUL byte");
-			key = xstrndup((const char *)y->event.data.scalar.value,
-				       y->event.data.scalar.length);
-			if (json_object_get(j, key))
-				return error_set(err, -EINVAL,
-						 "Invalid metadata.yaml: key '%s' is defined twice",
-						 key);
-			r = reader_next(y, err);
-			if (r < 0)
-				return r;
-			r = node_to_json(y, depth + 1, &value, err);
-			if (r < 0)
-				return r;
-			if (json_object_set_new(j, key, value) < 0)
-				return error_set(err, -EINVAL,
-						 "Invalid metadata.yaml: key is not valid UTF-8");
-		}
-		break;
-	default:
-		return error_set(err, -EINVAL, "Invalid metadata.yaml: unexpected YAML event");
-	}
-	*ret = take_ptr(j);
-	return 0;
-}
-
-/* The first document of data as JSON. */
-static int yaml_to_json(const char *data, size_t len, json_t **ret, struct error *err)
-{
-	struct yaml_reader y = { .has_event = false };
-	int r;
-
-	if (!yaml_parser_initialize(&y.parser))
-		return error_set(err, -ENOMEM, "Failed to initialise the YAML parser");
-	yaml_parser_set_input_string(&y.parser, (const unsigned char *)data, len);
-
-	r = reader_next(&y, err); /* STREAM-START */
-	if (r == 0)
-		r = reader_next(&y, err);
-	if (r == 0 && y.event.type != YAML_DOCUMENT_START_EVENT)
-		r = error_set(err, -EINVAL, "Invalid metadata.yaml: the file is empty");
-	if (r == 0)
-		r = reader_next(&y, err);
-	if (r == 0)
-		r = node_to_json(&y, 0, ret, err);
-
-	if (y.has_event)
-		yaml_event_delete(&y.event);
-	yaml_parser_delete(&y.parser);
-	return r;
 }
 
 static int string_map_check(const json_t *map, const char *what, struct error *err)
@@ -332,7 +188,7 @@ int image_metadata_parse(const char *data, size_t len, struct image_metadata **r
 	if (len > IMAGE_METADATA_MAX)
 		return error_set(err, -EFBIG, "metadata.yaml is larger than %u bytes",
 				 IMAGE_METADATA_MAX);
-	r = yaml_to_json(data, len, &doc, err);
+	r = yaml_in_parse(data, len, "metadata.yaml", &doc, err);
 	if (r < 0)
 		return r;
 	if (!json_is_object(doc))

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -178,7 +179,7 @@ static char *v2_controllers_read(void)
 	return take_ptr(text);
 }
 
-int cgroup_info_detect(struct cgroup_info *ret, struct error *err)
+static int cgroup_info_read(struct cgroup_info *ret, struct error *err)
 {
 	autofree char *mounts = NULL;
 	autofree char *v2 = NULL;
@@ -368,4 +369,24 @@ int cgroup_container_dir(const struct cgroup_info *info, const char *proc_cgroup
 		return 0;
 	}
 	return -ENOENT;
+}
+
+/* The host's layout does not change under a running daemon, and the mount table grows
+ * with every container (overlay roots): read it once. */
+int cgroup_info_detect(struct cgroup_info *ret, struct error *err)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct cgroup_info cached;
+	static bool have;
+	int r = 0;
+
+	pthread_mutex_lock(&lock);
+	if (!have) {
+		r = cgroup_info_read(&cached, err);
+		have = r == 0;
+	}
+	if (r == 0)
+		*ret = cached;
+	pthread_mutex_unlock(&lock);
+	return r;
 }

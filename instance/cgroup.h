@@ -63,8 +63,9 @@ struct cgroup_info {
 	unsigned n_hierarchies;
 };
 
-/* Reads /proc/self/mounts and statfs()es /sys/fs/cgroup to fill *ret. Blocks briefly on
- * procfs and sysfs reads. -ENOENT when no cgroup filesystem is mounted at all. */
+/* Reads /proc/self/mounts and statfs()es /sys/fs/cgroup to fill *ret, the first time;
+ * later calls return that first answer. Blocks briefly on procfs and sysfs reads. -ENOENT
+ * when no cgroup filesystem is mounted at all. Thread-safe. */
 int cgroup_info_detect(struct cgroup_info *ret, struct error *err);
 
 /* As cgroup_info_detect(), from the text of a mounts table and the contents of the unified

@@ -45,6 +45,7 @@
 
 #include "instance/instance.h"
 #include "instance/lxc-attach.h"
+#include "instance/lxc-status.h"
 #include "instance/lxc.h"
 #include "lib/config.h"
 #include "lib/fs.h"
@@ -244,30 +245,56 @@ static const char *lxc_status_name(enum instance_status s)
 	return "Error";
 }
 
-/* Opens the container and checks it runs (or is frozen, when that is allowed). */
+static enum instance_status lxc_status_lookup(const struct lxc_paths *p, pid_t *ret_pid);
+
+/* Checks the container runs (or is frozen, when that is allowed) and opens it when ret is
+ * not NULL. */
 static int lxc_open_running(const struct lxc_paths *p, bool frozen_ok, struct lxc_container **ret,
 			    struct error *err)
 {
-	struct lxc_container *c = NULL;
-	enum instance_status s;
-	int r;
+	pid_t pid;
+	enum instance_status s = lxc_status_lookup(p, &pid);
 
-	r = lxc_open(p, &c, err);
-	if (r < 0)
-		return r;
-	s = lxc_status_of(c);
-	if (s == INSTANCE_RUNNING || (frozen_ok && s == INSTANCE_FROZEN)) {
-		*ret = c;
-		return 0;
-	}
-	(void)lxc_container_put(c);
 	/* Constant codes, as in lxc_open(). */
-	if (s == INSTANCE_FROZEN) {
+	if (s == INSTANCE_FROZEN && !frozen_ok) {
 		(void)error_set(err, -EBUSY, "Instance '%s' is frozen", p->name);
 		return -EBUSY;
 	}
-	(void)error_set(err, -EINVAL, "Instance '%s' is not running", p->name);
-	return -EINVAL;
+	if (s != INSTANCE_RUNNING && s != INSTANCE_FROZEN) {
+		(void)error_set(err, -EINVAL, "Instance '%s' is not running", p->name);
+		return -EINVAL;
+	}
+	return ret ? lxc_open(p, ret, err) : 0;
+}
+
+/* The status (and init pid, 0 when stopped) of the container, from what the driver
+ * remembers when it can (instance/lxc-status.h), else from liblxc. */
+static enum instance_status lxc_status_lookup(const struct lxc_paths *p, pid_t *ret_pid)
+{
+	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
+	enum instance_status s;
+	bool frozen = false;
+	pid_t pid = 0;
+
+	if (lxc_status_cached(p->dir, &pid, &frozen)) {
+		*ret_pid = pid;
+		return frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING;
+	}
+	*ret_pid = 0;
+	if (lxc_status_probe_stopped(p->lxcpath, p->name))
+		return INSTANCE_STOPPED;
+	if (lxc_open(p, &c, NULL) < 0)
+		return INSTANCE_ERROR;
+	s = lxc_status_of(c);
+	if (s == INSTANCE_RUNNING || s == INSTANCE_FROZEN) {
+		pid = c->init_pid(c);
+		if (pid > 0)
+			lxc_status_remember(p->dir, pid, s == INSTANCE_FROZEN);
+		*ret_pid = pid > 0 ? pid : 0;
+	} else {
+		lxc_status_forget(p->dir);
+	}
+	return s;
 }
 
 /* --- volatile keys ------------------------------------------------------------------- */
@@ -803,6 +830,7 @@ static int lxc_instance_start(const struct instance_env *env, struct instance *i
 		return r;
 	if (lxc_status_of(c) != INSTANCE_RUNNING)
 		return lxc_fail(&p, err, -EIO, "The instance stopped right after it started");
+	lxc_status_remember(p.dir, c->init_pid(c), false);
 	return 0;
 }
 
@@ -812,6 +840,7 @@ static void lxc_after_stop(const struct lxc_paths *p)
 {
 	struct cgroup_info cg;
 
+	lxc_status_forget(p->dir);
 	nodes_remove(p);
 	if (cgroup_info_detect(&cg, NULL) < 0)
 		return;
@@ -886,6 +915,7 @@ static int lxc_instance_freeze(const struct instance_env *env, struct instance *
 
 		return lxc_fail(&p, err, -EIO, what);
 	}
+	lxc_status_set_frozen(p.dir, true);
 	return 0;
 }
 
@@ -908,6 +938,7 @@ static int lxc_instance_unfreeze(const struct instance_env *env, struct instance
 
 		return lxc_fail(&p, err, -EIO, what);
 	}
+	lxc_status_set_frozen(p.dir, false);
 	return 0;
 }
 
@@ -915,13 +946,11 @@ static enum instance_status lxc_instance_status(const struct instance_env *env,
 						struct instance *inst)
 {
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
-	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
+	pid_t pid;
 
 	if (lxc_paths_init(env, inst->project, inst->name, &p, NULL) < 0)
 		return INSTANCE_ERROR;
-	if (lxc_open(&p, &c, NULL) < 0)
-		return INSTANCE_ERROR;
-	return lxc_status_of(c);
+	return lxc_status_lookup(&p, &pid);
 }
 
 /* Removes the regular files directly in dir, then dir; never follows a link or descends. */
@@ -1103,7 +1132,6 @@ static int lxc_instance_exec(const struct instance_env *env, struct instance *in
 			     int *ret_status_fd, struct error *err)
 {
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
-	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
 	char *default_env[] = { (char *)LXC_DEFAULT_PATH, NULL };
 	char **envp = args->envp ? args->envp : default_env;
 	const char *home = env_get(envp, "HOME");
@@ -1113,7 +1141,7 @@ static int lxc_instance_exec(const struct instance_env *env, struct instance *in
 		return error_set(err, -EINVAL, "No command to run");
 	r = lxc_paths_init(env, inst->project, inst->name, &p, err);
 	if (r == 0)
-		r = lxc_open_running(&p, false, &c, err);
+		r = lxc_open_running(&p, false, NULL, err);
 	if (r < 0)
 		return r;
 	if (args->interactive && args->width && args->height) {
@@ -1623,18 +1651,21 @@ static void addr_cb(struct nlmsghdr *h, json_t *out)
 	}
 }
 
-static json_t *state_network(const struct instance *inst, pid_t pid)
+static json_t *state_network(const struct instance *inst, const char *status_key, pid_t pid)
 {
 	json_t *out = json_object();
-	autoclose int sock = -1;
+	int sock = lxc_status_netlink_take(status_key, pid);
 	const char *name, *dname;
 	json_t *nic, *dev;
 
-	if (netns_socket(pid, &sock) < 0 || netlink_dump(sock, RTM_GETLINK, link_cb, out) < 0 ||
+	if ((sock < 0 && netns_socket(pid, &sock) < 0) ||
+	    netlink_dump(sock, RTM_GETLINK, link_cb, out) < 0 ||
 	    netlink_dump(sock, RTM_GETADDR, addr_cb, out) < 0) {
+		closep(&sock);
 		json_decref(out);
 		return json_null();
 	}
+	lxc_status_netlink_give(status_key, pid, sock);
 	json_object_foreach(out, name, nic)(void) json_object_del(nic, "_index");
 
 	/* host_name: the host end of each bridged nic, from its device or volatile key. */
@@ -1659,20 +1690,15 @@ static int lxc_instance_state(const struct instance_env *env, struct instance *i
 			      struct error *err)
 {
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
-	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
 	enum instance_status status;
 	json_t *state;
 	pid_t pid = 0;
 	int r;
 
 	r = lxc_paths_init(env, inst->project, inst->name, &p, err);
-	if (r == 0)
-		r = lxc_open(&p, &c, err);
 	if (r < 0)
 		return r;
-	status = lxc_status_of(c);
-	if (status != INSTANCE_STOPPED)
-		pid = c->init_pid(c);
+	status = lxc_status_lookup(&p, &pid);
 
 	state = json_pack("{s:s,s:i,s:i,s:i,s:{s:i},s:{s:i,s:i,s:i,s:i},s:{},s:n}", "status",
 			  lxc_status_name(status), "status_code", (int)status, "pid",
@@ -1681,7 +1707,7 @@ static int lxc_instance_state(const struct instance_env *env, struct instance *i
 			  "disk", "network");
 	if (pid > 0) {
 		state_cgroups(state, pid);
-		(void)json_object_set_new(state, "network", state_network(inst, pid));
+		(void)json_object_set_new(state, "network", state_network(inst, p.dir, pid));
 	}
 	*ret = state;
 	return 0;

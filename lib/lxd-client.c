@@ -433,6 +433,45 @@ int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret,
 	return lxd_websocket_connect(c, path, ret, err);
 }
 
+int lxd_do(struct lxd_client *c, const struct http_request *req, struct http_response *ret,
+	   struct error *err)
+{
+	autoclean(http_conn_freep) struct http_conn *conn = NULL;
+	autoclean(http_response_release) struct http_response resp = HTTP_RESPONSE_INIT;
+	autoclean(lxd_response_release) struct lxd_response lresp = LXD_RESPONSE_INIT;
+	autofree char *target = lxd_client_target(c, req->target);
+	autofree const char **headers = NULL;
+	struct http_request copy = *req;
+	size_t n = 0;
+	int r;
+
+	while (req->headers && req->headers[n])
+		n++;
+	headers = xcalloc(n + 2, sizeof(*headers));
+	headers[0] = LXD_USER_AGENT;
+	for (size_t i = 0; i < n; i++)
+		headers[i + 1] = req->headers[i];
+	copy.target = target;
+	copy.headers = headers;
+
+	r = lxd_connect(c, c->timeout_ms, &conn, err);
+	if (r < 0)
+		return r;
+	log_debug("%s %s", req->method, target);
+	r = http_do(conn, &copy, &resp, err);
+	if (r < 0)
+		return r;
+	if (resp.status >= 400) {
+		r = lxd_response_parse(resp.status, resp.body, resp.body_len, &lresp, err);
+		return r < 0 ? r
+			     : error_set(err, -EIO, "Server replied with HTTP status %d",
+					 resp.status);
+	}
+	*ret = resp;
+	resp = (struct http_response)HTTP_RESPONSE_INIT;
+	return 0;
+}
+
 static bool parse_digits(const char *s, int n, int *ret)
 {
 	int v = 0;

@@ -115,6 +115,13 @@ int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **re
  * upgrade fails like any request (the server's message and mapped errno). */
 int lxd_events_connect(struct lxd_client *c, const char *query, struct ws **ret, struct error *err);
 
+/* A request whose body or reply is not JSON (file transfers, logs): req->target is the path
+ * (the project is added), req->headers extra headers (User-Agent is added). A reply of
+ * status >= 400 fails with the server's message; any other is returned as is, its body in
+ * memory or written to req->response_fd. Blocks. */
+int lxd_do(struct lxd_client *c, const struct http_request *req, struct http_response *ret,
+	   struct error *err);
+
 /* Parses an RFC 3339 time as Go prints it ("2026-11-23T11:14:02.861940086Z" or with a
  * "+01:00" offset) into UTC seconds and nanoseconds. -EINVAL when malformed. */
 int lxd_time_parse(const char *s, long long *ret_sec, long *ret_nsec);

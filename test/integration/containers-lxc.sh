@@ -168,6 +168,24 @@ assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after stop"
 lxc start c1 || fail "start"
 lxc restart c1 -f || fail "restart"
 assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after restart"
+# A reboot or a poweroff from inside: lodged's idea of the status follows (it remembers a
+# running container's init and notices when that exits).
+pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
+lxc exec c1 -- reboot || fail "reboot inside"
+for _ in $(seq 100); do
+	pid_now=$(lxc info c1 | awk '/^PID:/ {print $2}')
+	[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] && [ "$(lxc list c1 -c s --format csv)" = RUNNING ] && break
+	sleep 0.1
+done
+[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] || fail "no new init after a reboot inside ($pid_before, ${pid_now:-none})"
+assert_eq "$(lxc exec c1 -- echo back)" back "exec after a reboot inside"
+lxc exec c1 -- poweroff || fail "poweroff inside"
+for _ in $(seq 100); do
+	[ "$(lxc list c1 -c s --format csv)" = STOPPED ] && break
+	sleep 0.1
+done
+assert_eq "$(lxc list c1 -c s --format csv)" STOPPED "status after a poweroff inside"
+lxc start c1 || fail "start after a poweroff inside"
 
 # lodged killed: the container keeps running and lodged re-attaches to it.
 pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')

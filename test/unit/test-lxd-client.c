@@ -358,6 +358,51 @@ START_TEST(test_no_daemon)
 }
 END_TEST
 
+/* lxd_do(): a raw body comes back as is; an error status fails with the server's message. */
+START_TEST(test_do_raw)
+{
+	autofree char *r1 = reply("200 OK", "raw\nbytes");
+	autofree char *r2 = reply("404 Not Found", "{\"type\":\"error\",\"error_code\":404,"
+						   "\"error\":\"Not found\"}");
+	const char *replies[] = { r1, r2, NULL };
+	const char *expect[] = { "POST /1.0/instances/c1/files?path=/x HTTP/1.1\r\n",
+				 "GET /1.0/instances/c1/files?path=/y ", NULL };
+	const char *headers[] = { "X-LXD-type: file", NULL };
+	struct fake_daemon d = { .expect = expect, .replies = replies };
+	struct http_response resp = HTTP_RESPONSE_INIT;
+	struct error err = ERROR_INIT;
+	autofree char *path = NULL;
+	struct lxd_client *c;
+	pid_t pid;
+
+	pid = fake_daemon_start(&d, &path);
+	c = lxd_client_new(path);
+	ck_assert_int_eq(lxd_do(c,
+				&(struct http_request){ .method = "POST",
+							.target = "/1.0/instances/c1/files?path=/x",
+							.headers = headers,
+							.body = "data",
+							.body_len = 4 },
+				&resp, &err),
+			 0);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(resp.body, "raw\nbytes");
+	ck_assert_str_eq(http_response_header(&resp, "ETag"), "\"e1\"");
+	http_response_release(&resp);
+
+	ck_assert_int_eq(
+		lxd_do(c,
+		       &(struct http_request){ .method = "GET",
+					       .target = "/1.0/instances/c1/files?path=/y" },
+		       &resp, &err),
+		-ENOENT);
+	ck_assert_str_eq(error_message(&err), "Not found");
+	error_clear(&err);
+	lxd_client_free(c);
+	fake_daemon_finish(pid);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("lxd-client");
@@ -372,6 +417,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_get_and_errors);
 	tcase_add_test(tc, test_operation_wait);
 	tcase_add_test(tc, test_events_refused);
+	tcase_add_test(tc, test_do_raw);
 	tcase_add_test(tc, test_no_daemon);
 	suite_add_tcase(s, tc);
 	return s;
