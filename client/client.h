@@ -178,6 +178,7 @@ int cli_key_values(const char *const *pairs, json_t **ret, struct error *err);
 
 /* The commands. */
 extern const struct command command_config;
+extern const struct command command_config_trust;
 extern const struct command command_console;
 extern const struct command command_copy;
 extern const struct command command_delete;

@@ -111,28 +111,21 @@ static int certificate_from_api(const char *b64, char **ret, struct error *err)
  * the fingerprint and the subject's common name (or ""). */
 static int certificate_check(const char *pem, char **ret_fp, char **ret_cn, struct error *err)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	char cn[256] = "";
-	int r = 0;
+	struct tls_cert_info info;
+	long long now = (long long)time(NULL);
+	int r;
 
-	BIO_free(bio);
-	if (!x)
-		return error_set(err, -EINVAL, "Invalid certificate material");
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
-		r = error_set(err, -EINVAL, "The provided certificate is expired");
-	else if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
-		r = error_set(err, -EINVAL, "The provided certificate isn't valid yet");
-	if (r == 0)
-		(void)X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
-						sizeof(cn));
-	X509_free(x);
+	r = tls_cert_info(pem, &info, NULL);
 	if (r < 0)
-		return r;
+		return error_set(err, -EINVAL, "Invalid certificate material");
+	if (info.not_after <= now)
+		return error_set(err, -EINVAL, "The provided certificate is expired");
+	if (info.not_before > now)
+		return error_set(err, -EINVAL, "The provided certificate isn't valid yet");
 	r = tls_cert_fingerprint(pem, ret_fp, err);
 	if (r < 0)
 		return r;
-	*ret_cn = xstrdup(str_is_single_line(cn) ? cn : "");
+	*ret_cn = xstrdup(info.common_name);
 	return 0;
 }
 

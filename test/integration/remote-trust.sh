@@ -180,5 +180,24 @@ joiner_fp=$(expect_status 200 GET "/1.0/certificates?recursion=1" | jq -r '.meta
 LXD_DIR=$LODGE_DIR lxc config trust remove "$joiner_fp" || fail "lxc config trust remove"
 out=$(lxc list viatoken: 2>&1) && fail "a revoked certificate still works"
 
+# lodge config trust: tokens, certificate files, listing, revocation.
+export LODGE_CONF=$WORK/lodge-admin
+tok=$("$LODGE" config trust add --name lodge-joiner -q) || fail "lodge config trust add --name"
+assert_eq "$(base64 -d <<<"$tok" | jq -r .client_name)" lodge-joiner "lodge token client_name"
+assert_match "$("$LODGE" config trust list-tokens --format csv)" "^lodge-joiner,$tok," "lodge list-tokens"
+LODGE_CONF=$WORK/lodge-joiner "$LODGE" remote add here "$tok" >/dev/null || fail "lodge remote add with a lodge token"
+assert_match "$("$LODGE" config trust list --format csv)" "client,lodge-joiner,root@" "lodge config trust list"
+"$LODGE" config trust add --name dropped -q >/dev/null
+"$LODGE" config trust revoke-token dropped || fail "lodge config trust revoke-token"
+[ -z "$("$LODGE" config trust list-tokens --format csv)" ] || fail "a token left after revoke-token"
+mkcert filecert
+"$LODGE" config trust add "$WORK/filecert.crt" || fail "lodge config trust add FILE"
+assert_match "$("$LODGE" config trust list --format csv)" "client,filecert.crt,filecert,$(certfp filecert | cut -c1-12)," "file certificate listed"
+tls_expect 200 filecert GET /1.0/instances >/dev/null
+"$LODGE" config trust remove "$(certfp filecert)" || fail "lodge config trust remove"
+tls_expect 403 filecert GET /1.0/instances >/dev/null
+out=$("$LODGE" config trust add --name x nope: 2>&1) && fail "trust add on an unknown remote"
+assert_match "$out" 'The remote "nope" doesn.t exist' "unknown remote"
+
 expect_status 200 PATCH /1.0 '{"config": {"core.https_address": ""}}' >/dev/null
 echo "remote-trust: ok"
