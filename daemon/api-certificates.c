@@ -238,15 +238,21 @@ static int api_certificate_get(struct api_request *req)
 static bool ip_is_global_unicast(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+		struct sockaddr_in in;
+		uint32_t a;
 
+		memcpy(&in, sa, sizeof(in));
+		a = ntohl(in.sin_addr.s_addr);
 		return (a >> 24) != 127 && (a >> 24) != 0 && (a >> 16) != 0xa9fe && (a >> 28) < 14;
 	}
 	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		struct sockaddr_in6 in6;
 
-		return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) &&
-		       !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_UNSPECIFIED(a);
+		memcpy(&in6, sa, sizeof(in6));
+		return !IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_LINKLOCAL(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_MULTICAST(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
 	}
 	return false;
 }
