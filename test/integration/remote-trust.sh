@@ -199,5 +199,15 @@ tls_expect 403 filecert GET /1.0/instances >/dev/null
 out=$("$LODGE" config trust add --name x nope: 2>&1) && fail "trust add on an unknown remote"
 assert_match "$out" 'The remote "nope" doesn.t exist' "unknown remote"
 
+# lodge remote add with the fingerprint question and the password prompt.
+export LODGE_CONF=$WORK/lodge-pw
+out=$(printf 'n\n' | "$LODGE" remote add p "127.0.0.1:$PORT" 2>&1) && fail "a refused fingerprint was accepted"
+assert_match "$out" "Certificate fingerprint: $server_fp" "fingerprint shown"
+assert_match "$out" "NACKed" "refused fingerprint"
+out=$(printf 'y\nwrong\n' | "$LODGE" remote add p "127.0.0.1:$PORT" 2>&1) && fail "a wrong password worked"
+assert_match "$out" "not authorized" "wrong password through lodge"
+printf 'y\nsekrit\n' | "$LODGE" remote add p "127.0.0.1:$PORT" >/dev/null || fail "lodge remote add with the password prompt"
+assert_match "$("$LODGE" config trust list p: --format csv)" "lodge-joiner" "lodge talks to p:"
+
 expect_status 200 PATCH /1.0 '{"config": {"core.https_address": ""}}' >/dev/null
 echo "remote-trust: ok"
