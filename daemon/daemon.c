@@ -268,7 +268,10 @@ int daemon_https_listen(struct daemon *d, const char *address, struct error *err
 	/* Ask for a client certificate; auth_tls_setup() makes it optional and accepts
 	 * self-signed ones, trust is then decided by fingerprint. */
 	info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION |
+			       SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	/* TLS 1.2 with forward secrecy and AEAD only (TLS 1.3's suites all are). */
+	info.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20";
 	info.keepalive_timeout = 60;
 	/* Handshakes and request headers must not take long (daemon/http.c admits a bounded
 	 * number of connections that have not authenticated yet). */

@@ -40,6 +40,15 @@ tls_expect() {
 	printf '%s' "$reply"
 }
 
+# --- TLS: 1.2 with ECDHE and AEAD, or 1.3; nothing older or weaker ---------------------
+handshake() {
+	echo | timeout 5 openssl s_client -connect "127.0.0.1:$PORT" "$@" 2>&1 | grep -m1 -E '^New, ' || true
+}
+assert_match "$(handshake -tls1_3)" "TLSv1.3" "TLS 1.3"
+assert_match "$(handshake -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)" "ECDHE-ECDSA-AES128-GCM-SHA256" "TLS 1.2 AEAD"
+assert_match "$(handshake -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA)" "Cipher is \(NONE\)" "TLS 1.2 CBC refused"
+assert_match "$(handshake -tls1_1)" "Cipher is \(NONE\)" "TLS 1.1 refused"
+
 # --- untrusted clients: GET /1.0 only, everything else 403 in the error envelope ----------
 reply=$(tls_expect 200 - GET /1.0)
 assert_eq "$(jq -r .metadata.auth <<<"$reply")" untrusted "auth without a certificate"
