@@ -45,7 +45,15 @@
 #define EXEC_CONNECT_TIMEOUT_MS 5000
 #define EXEC_DRAIN_TIMEOUT_MS	1000
 #define EXEC_READ_CHUNK		(64u << 10)
-#define EXEC_STDIN_MAX_PENDING	(8u << 20)
+/* Stdin waiting for the process: above HIGH the client's stream is paused until the
+ * process read it down to LOW; MAX bounds what a client ignoring the pause can queue. */
+#define EXEC_STDIN_HIGH (1u << 20)
+#define EXEC_STDIN_LOW	(256u << 10)
+/* Stdin waiting for the process: above HIGH the client's stream is paused until the
+ * process read it down to LOW; MAX bounds what a client ignoring the pause can queue. */
+#define EXEC_STDIN_HIGH	       (1u << 20)
+#define EXEC_STDIN_LOW	       (256u << 10)
+#define EXEC_STDIN_MAX_PENDING (8u << 20)
 
 enum exec_stream {
 	STREAM_STDIN,
@@ -96,6 +104,7 @@ struct exec_session {
 	struct strbuf stdin_pending;
 	uv_poll_t stdin_poll;
 	bool stdin_polling;
+	bool stdin_paused; /* the client's stdin stream is paused */
 	bool stdin_eof;
 	bool io_ready; /* the descriptors exist: stdin is written, no longer kept */
 	int pty_master;
@@ -572,6 +581,18 @@ static void control_message(struct exec_session *s, const char *data, size_t len
 	}
 }
 
+/* Back pressure: pause the client's stdin stream while the process is behind. */
+static void stdin_throttle(struct exec_session *s)
+{
+	bool pause = s->stdin_fd >= 0 && s->stdin_pending.len > EXEC_STDIN_HIGH;
+	bool resume = s->stdin_pending.len <= EXEC_STDIN_LOW;
+
+	if (!s->ws[STREAM_STDIN] || (pause == s->stdin_paused) || (!pause && !resume))
+		return;
+	s->stdin_paused = pause;
+	ws_conn_pause_rx(s->ws[STREAM_STDIN], pause);
+}
+
 static void on_stdin_writable(uv_poll_t *p, int status, int events)
 {
 	stdin_flush(p->data);
@@ -608,6 +629,7 @@ static void stdin_flush(struct exec_session *s)
 	}
 	if (s->stdin_polling)
 		uv_poll_stop(&s->stdin_poll);
+	stdin_throttle(s);
 	if (s->stdin_pending.len == 0 && s->stdin_eof && s->stdin_fd != s->pty_master)
 		stdin_close(s);
 }
@@ -624,6 +646,7 @@ static void stdin_write(struct exec_session *s, const void *data, size_t len)
 	}
 	strbuf_add(&s->stdin_pending, data, len);
 	stdin_flush(s);
+	stdin_throttle(s);
 }
 
 static void session_ws_receive(struct ws_conn *ws, bool binary, const void *data, size_t len)

@@ -346,7 +346,7 @@ static int api_instances_get(struct api_request *req)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
 	autoclean(filter_freep) struct filter *filter = NULL;
-	autojson json_t *rows = NULL;
+	autojson json_t *rows = NULL, *profiles = NULL;
 	const char *filter_s = api_query(req, "filter");
 	const char *type = api_query(req, "instance-type");
 	bool containers_only = str_has_prefix(req->path, "/1.0/containers");
@@ -361,6 +361,8 @@ static int api_instances_get(struct api_request *req)
 			return api_reply_error(req, &err);
 	}
 	r = db_instance_list(req->d->db, &rows, &err);
+	if (r == 0)
+		r = instance_profiles_load(req->d->db, &profiles, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
 	out = json_array();
@@ -376,7 +378,7 @@ static int api_instances_get(struct api_request *req)
 		    !streq(json_get_str(row, "type") ?: "", "virtual-machine"))
 			continue;
 		if (instance_from_row(row, &inst, NULL) < 0 ||
-		    instance_expand(req->d->db, inst, NULL) < 0)
+		    instance_expand_known(profiles, inst, NULL) < 0)
 			continue;
 		if (!filter) {
 			json_array_append_new(out, instance_render(req, inst, req->recursion));

@@ -8,6 +8,7 @@
 #include "db/db-instances.h"
 #include "db/db-profiles.h"
 #include "instance/instance.h"
+#include "instance/lifecycle.h"
 #include "lib/config.h"
 #include "lib/json.h"
 
@@ -50,6 +51,7 @@ static int profile_validate(const json_t *in, json_t **ret_config, struct error 
 /* After a profile change, every instance using it must still expand to a valid config. */
 static int profile_check_users(struct api_request *req, const char *name, struct error *err)
 {
+	const struct instance_env env = { .db = req->d->db, .dir = req->d->dir };
 	autojson json_t *users = NULL;
 	size_t i;
 	json_t *u;
@@ -66,10 +68,46 @@ static int profile_check_users(struct api_request *req, const char *name, struct
 		if (r == 0)
 			r = instance_config_validate(inst->expanded_config, inst->expanded_devices,
 						     true, err);
+		if (r == 0)
+			r = instance_nics_validate(&env, inst->expanded_devices, err);
 		if (r < 0)
 			return error_prefix(err, "Instance '%s'", json_string_value(u));
 	}
 	return 0;
+}
+
+struct nics_sync_job {
+	struct daemon *d;
+	json_t *users;
+};
+
+static void nics_sync_work(void *data)
+{
+	struct nics_sync_job *job = data;
+	struct instance_env env = { .db = job->d->db, .dir = job->d->dir };
+
+	instances_nics_sync(&env, job->users);
+}
+
+static void nics_sync_done(void *data)
+{
+	struct nics_sync_job *job = data;
+
+	json_decref(job->users);
+	free(job);
+}
+
+/* The instances using profile name get their nics' static leases (DNS names) as the
+ * profile now gives them, on a worker (it writes files and signals dnsmasq). */
+static void profile_users_nics_sync(struct api_request *req, const char *name)
+{
+	struct nics_sync_job *job = xcalloc(1, sizeof(*job));
+
+	job->d = req->d;
+	if (db_profile_used_by(req->d->db, name, &job->users, NULL) < 0 ||
+	    json_array_size(job->users) == 0 ||
+	    daemon_queue_work(req->d, nics_sync_work, nics_sync_done, job) < 0)
+		nics_sync_done(job);
 }
 
 /* GET /1.0/profiles */
@@ -205,6 +243,7 @@ static int api_profile_update(struct api_request *req, bool patch)
 		error_clear(&undo);
 		return api_reply_error(req, &err);
 	}
+	profile_users_nics_sync(req, name);
 	events_lifecycle(req->d->events, req->project, "profile-updated", req->path, NULL,
 			 &req->identity);
 	return api_reply_sync(req, NULL);

@@ -734,6 +734,12 @@ int ws_conn_send(struct ws_conn *ws, bool binary, const void *data, size_t len)
 	return 0;
 }
 
+void ws_conn_pause_rx(struct ws_conn *ws, bool pause)
+{
+	if (ws->wsi)
+		(void)lws_rx_flow_control(ws->wsi, pause ? 0 : 1);
+}
+
 void ws_conn_close(struct ws_conn *ws, int status)
 {
 	if (!ws->wsi || ws->close_after_drain)

@@ -61,5 +61,9 @@ struct ws_conn {
 /* Queues one message; returns -ENOBUFS when the peer is too slow (the connection is then
  * closed), -ENOTCONN after close. */
 int ws_conn_send(struct ws_conn *ws, bool binary, const void *data, size_t len);
+/* Stops (pause) or resumes reading the peer's messages: back pressure for a consumer
+ * slower than the peer, such as a process reading its stdin. A few messages already read
+ * may still arrive after the pause. */
+void ws_conn_pause_rx(struct ws_conn *ws, bool pause);
 /* Closes after everything queued was sent, with close status (1000 normal). */
 void ws_conn_close(struct ws_conn *ws, int status);

@@ -4,6 +4,7 @@
  *          [--no-default-network]              (or LODGE_NO_DEFAULT_NETWORK=1): no lodgebr0
  *   lodged waitready [--timeout N]             wait until the API answers
  *   lodged shutdown [--timeout N]              stop a running daemon cleanly
+ *   lodged init --auto | --preseed < YAML       set up a running daemon, as `lxd init`
  *
  * LODGE_DIR selects the state directory (default /var/lib/lodge), as LXD_DIR does.
  */
@@ -16,18 +17,22 @@
 #include <unistd.h>
 
 #include "daemon/daemon.h"
+#include "daemon/init.h"
 #include "daemon/server.h"
 #include "instance/lifecycle.h"
 #include "lib/fs.h"
+#include "lib/json.h"
 #include "lib/log.h"
 #include "lib/lxd-client.h"
 #include "lib/str.h"
+#include "lib/yaml-in.h"
 
 #include "lib/banned.h"
 
 static const char *arg_group;
 static bool arg_testing;
 static int arg_default_network = -1; /* -1: unless --testing or LODGE_NO_DEFAULT_NETWORK=1 */
+static bool arg_auto, arg_preseed;
 
 static void usage(FILE *f)
 {
@@ -37,6 +42,11 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  waitready [--timeout N]   Wait until the daemon answers on its socket\n"
 		"  shutdown [--timeout N]    Stop the running daemon cleanly\n"
+		"  init --auto               Give the running daemon a storage pool, the lodgebr0\n"
+		"                            network and a default profile using them (what is\n"
+		"                            missing of these)\n"
+		"  init --preseed < YAML     Apply an `lxd init` preseed (config, storage_pools,\n"
+		"                            networks, profiles) read from standard input\n"
 		"  version                   Print the version\n\n"
 		"Options:\n"
 		"  --group GROUP   Group owning the unix socket (default: root)\n"
@@ -122,6 +132,44 @@ static int cmd_shutdown(uint64_t timeout)
 	return EXIT_SUCCESS;
 }
 
+#define PRESEED_MAX (4 << 20)
+
+/* lodged init --auto | --preseed: a client of the running daemon, as `lxd init`. */
+static int cmd_init(void)
+{
+	autofree char *sock = socket_path();
+	autojson json_t *preseed = NULL;
+	struct error err = ERROR_INIT;
+	int r;
+
+	if (arg_auto == arg_preseed) {
+		fprintf(stderr, "Error: lodged init needs exactly one of --auto and --preseed\n");
+		return EXIT_FAILURE;
+	}
+	if (arg_auto) {
+		r = init_auto_preseed(sock, &preseed, &err);
+	} else {
+		autofree char *text = NULL;
+		size_t len = 0;
+
+		r = read_file("/dev/stdin", PRESEED_MAX, &text, &len, &err);
+		if (r == 0)
+			r = yaml_in_parse(text, len, "preseed", &preseed, &err);
+		if (r == -EINVAL && len == 0) {
+			error_clear(&err);
+			r = 0; /* an empty preseed does nothing, as in LXD */
+		}
+	}
+	if (r == 0 && preseed)
+		r = init_preseed_apply(sock, preseed, &err);
+	if (r < 0) {
+		fprintf(stderr, "Error: %s\n", error_message(&err));
+		error_clear(&err);
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
+
 /* The test suite's daemons must not add a bridge to the host they run on: --testing skips
  * the default network unless a test (in its own network namespace) asks for it. */
 static bool default_network_wanted(void)
@@ -187,6 +235,8 @@ int main(int argc, char **argv)
 						 { "default-network", no_argument, NULL, 'N' },
 						 { "no-default-network", no_argument, NULL, 'n' },
 						 { "timeout", required_argument, NULL, 't' },
+						 { "auto", no_argument, NULL, 'A' },
+						 { "preseed", no_argument, NULL, 'P' },
 						 { "help", no_argument, NULL, 'h' },
 						 {} };
 	uint64_t timeout = 0;
@@ -221,6 +271,12 @@ int main(int argc, char **argv)
 		case 'n':
 			arg_default_network = 0;
 			break;
+		case 'A':
+			arg_auto = true;
+			break;
+		case 'P':
+			arg_preseed = true;
+			break;
 		case 't':
 			if (parse_u64(optarg, &timeout) < 0) {
 				fprintf(stderr, "Error: invalid timeout '%s'\n", optarg);
@@ -242,6 +298,8 @@ int main(int argc, char **argv)
 		return cmd_waitready(timeout);
 	if (streq(argv[optind], "shutdown"))
 		return cmd_shutdown(timeout);
+	if (streq(argv[optind], "init"))
+		return cmd_init();
 	if (streq(argv[optind], "version")) {
 		printf("%s\n", LODGE_VERSION);
 		return EXIT_SUCCESS;

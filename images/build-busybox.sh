@@ -6,7 +6,9 @@
 # The image holds metadata.yaml (architecture, creation date, properties os=busybox and a
 # description, an /etc/hostname template), templates/hostname.tpl, and rootfs/ with
 # /bin/busybox, a symlink per applet (/sbin/init among them), an /etc/inittab that mounts
-# /proc, /sys and a tmpfs on /tmp and /run and keeps a shell on the console, /etc/passwd
+# /proc, /sys and a tmpfs on /tmp and /run, brings lo up, runs udhcpc on eth0 (in the
+# foreground, so it keeps renewing; its hook /etc/udhcpc/default.script sets the
+# address, default route and resolv.conf) and keeps a shell on the console, /etc/passwd
 # and /etc/group with root, /root, /tmp and an empty /dev.
 #
 # The output is reproducible: fixed owners, sorted entries and every time set to
@@ -54,6 +56,7 @@ cat >"$root/etc/inittab" <<'EOF'
 ::sysinit:/bin/mount -t tmpfs -o mode=0755 tmpfs /run
 ::sysinit:/bin/hostname -F /etc/hostname
 ::sysinit:/sbin/ip link set lo up
+::once:/bin/sh -c 'exec /sbin/udhcpc -i eth0 -f -S -T 1 -A 2 -s /etc/udhcpc/default.script -x hostname:$(hostname)'
 ::respawn:-/bin/sh
 ::ctrlaltdel:/sbin/reboot
 ::shutdown:/bin/umount -a -r
@@ -70,19 +73,25 @@ echo busybox >"$root/etc/hostname"
 printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 echo 'export PATH=/bin:/sbin:/usr/bin:/usr/sbin' >"$root/etc/profile"
 
-# udhcpc's hook: configures eth0 from the lease (address, default route, DNS).
-mkdir -p "$root/usr/share/udhcpc"
-cat >"$root/usr/share/udhcpc/default.script" <<'SCRIPT'
+# udhcpc's hook: configures eth0 from the lease (address, default route, DNS). Its default
+# path differs between builds (Debian's busybox: /etc/udhcpc, upstream: /usr/share/udhcpc);
+# inittab names it, and both paths lead to it for a udhcpc run by hand.
+mkdir -p "$root/etc/udhcpc" "$root/usr/share/udhcpc"
+cat >"$root/etc/udhcpc/default.script" <<'SCRIPT'
 #!/bin/sh
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 case "$1" in
 deconfig)
-	ip addr flush dev "$interface"
+	# IPv4 only: the IPv6 addresses (link-local, SLAAC) are not DHCP's.
+	ip -4 addr flush dev "$interface"
 	ip link set "$interface" up
 	;;
 bound | renew)
-	ip addr flush dev "$interface"
-	ip addr add "$ip/${mask:-24}" dev "$interface"
+	# A renewal of the same address changes nothing.
+	if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/${mask:-24} "; then
+		ip -4 addr flush dev "$interface"
+		ip addr add "$ip/${mask:-24}" dev "$interface"
+	fi
 	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
 	: >/etc/resolv.conf
 	for d in $dns; do echo "nameserver $d" >>/etc/resolv.conf; done
@@ -91,7 +100,8 @@ bound | renew)
 esac
 exit 0
 SCRIPT
-chmod 0755 "$root/usr/share/udhcpc/default.script"
+chmod 0755 "$root/etc/udhcpc/default.script"
+ln -s /etc/udhcpc/default.script "$root/usr/share/udhcpc/default.script"
 
 mkdir -p "$work/templates"
 echo '{{ container.name }}' >"$work/templates/hostname.tpl"

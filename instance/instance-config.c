@@ -5,6 +5,7 @@
  * instance_config_validate() on the expanded result. A key not listed here is refused
  * (raw.lxc included: it would let a client write arbitrary LXC config).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "network/network.h"
 
 #include "lib/banned.h"
 
@@ -132,6 +134,91 @@ static const struct {
 	{ "none", (const char *const[]){ NULL } },
 };
 
+bool instance_ifname_is_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > 15 || streq(name, ".") || streq(name, ".."))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+static bool address_is_valid(const char *s, int family)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(family, s, buf) == 1;
+}
+
+int instance_nic_validate(const char *name, const json_t *dev, struct error *err)
+{
+	const char *network = json_get_str(dev, "network");
+	const char *nictype = json_get_str(dev, "nictype");
+	const char *parent = json_get_str(dev, "parent");
+	const char *hwaddr = json_get_str(dev, "hwaddr");
+	const char *mtu = json_get_str(dev, "mtu");
+	const char *host_name = json_get_str(dev, "host_name");
+	const char *ipv4 = json_get_str(dev, "ipv4.address");
+	const char *ipv6 = json_get_str(dev, "ipv6.address");
+	bool bridged = !nictype || streq(nictype, "bridged");
+	uint64_t v;
+
+	if (!network && !nictype)
+		return error_set(err, -EINVAL,
+				 "Device '%s': nic devices need 'network' or 'nictype'", name);
+	if (nictype && !streq(nictype, "bridged") && !streq(nictype, "macvlan") &&
+	    !streq(nictype, "p2p") && !streq(nictype, "physical"))
+		return error_set(err, -EINVAL, "Device '%s': unsupported nictype '%s'", name,
+				 nictype);
+	if (network && !object_name_is_valid(network))
+		return error_set(err, -EINVAL, "Device '%s': invalid network name", name);
+	if (network && !bridged)
+		return error_set(err, -EINVAL,
+				 "Device '%s': 'network' goes with nictype 'bridged' only", name);
+	if (parent && !instance_ifname_is_valid(parent))
+		return error_set(err, -EINVAL, "Device '%s': invalid parent '%s'", name, parent);
+	if (nictype && streq(nictype, "p2p") && parent)
+		return error_set(err, -EINVAL, "Device '%s': a p2p nic takes no 'parent'", name);
+	if (nictype && !streq(nictype, "p2p") && !parent && !network)
+		return error_set(err, -EINVAL, "Device '%s': nictype '%s' needs a 'parent'", name,
+				 nictype);
+	if (json_get_str(dev, "name") && !instance_ifname_is_valid(json_get_str(dev, "name")))
+		return error_set(err, -EINVAL, "Device '%s': invalid interface name '%s'", name,
+				 json_get_str(dev, "name"));
+	if (hwaddr && !network_hwaddr_is_valid(hwaddr))
+		return error_set(
+			err, -EINVAL,
+			"Device '%s': invalid 'hwaddr' '%s': expected a unicast MAC address", name,
+			hwaddr);
+	if (mtu && (parse_u64(mtu, &v) < 0 || v < 68 || v > 65535))
+		return error_set(err, -EINVAL, "Device '%s': invalid 'mtu': expected 68 to 65535",
+				 name);
+	if (host_name && !(bridged || streq(nictype, "p2p")))
+		return error_set(err, -EINVAL, "Device '%s': a %s nic has no 'host_name'", name,
+				 nictype);
+	if (host_name && !instance_ifname_is_valid(host_name))
+		return error_set(err, -EINVAL, "Device '%s': invalid 'host_name' '%s'", name,
+				 host_name);
+	if ((ipv4 || ipv6) && !bridged)
+		return error_set(err, -EINVAL,
+				 "Device '%s': static addresses go with nictype 'bridged' only",
+				 name);
+	if (ipv4 && !address_is_valid(ipv4, AF_INET))
+		return error_set(
+			err, -EINVAL,
+			"Device '%s': invalid 'ipv4.address' '%s': expected an IPv4 address", name,
+			ipv4);
+	if (ipv6 && !address_is_valid(ipv6, AF_INET6))
+		return error_set(
+			err, -EINVAL,
+			"Device '%s': invalid 'ipv6.address' '%s': expected an IPv6 address", name,
+			ipv6);
+	return 0;
+}
+
 static bool strv_contains(const char *const *v, const char *s)
 {
 	for (; *v; v++)
@@ -225,23 +312,9 @@ static int device_validate(const char *name, const json_t *dev, struct error *er
 			return error_set(err, -EINVAL, "Device '%s': 'readonly' must be a boolean",
 					 name);
 	} else if (streq(type, "nic")) {
-		const char *network = json_get_str(dev, "network");
-		const char *nictype = json_get_str(dev, "nictype");
-		const char *parent = json_get_str(dev, "parent");
-
-		if (!network && !nictype)
-			return error_set(err, -EINVAL,
-					 "Device '%s': nic devices need 'network' or 'nictype'",
-					 name);
-		if (nictype && !streq(nictype, "bridged") && !streq(nictype, "macvlan") &&
-		    !streq(nictype, "p2p") && !streq(nictype, "physical"))
-			return error_set(err, -EINVAL, "Device '%s': unsupported nictype '%s'",
-					 name, nictype);
-		if (network && !object_name_is_valid(network))
-			return error_set(err, -EINVAL, "Device '%s': invalid network name", name);
-		if (parent && !object_name_is_valid(parent))
-			return error_set(err, -EINVAL, "Device '%s': invalid parent '%s'", name,
-					 parent);
+		r = instance_nic_validate(name, dev, err);
+		if (r < 0)
+			return r;
 	} else if (streq(type, "unix-char") || streq(type, "unix-block")) {
 		const char *path = json_get_str(dev, "path");
 		const char *source = json_get_str(dev, "source");

@@ -143,9 +143,11 @@ json_t *instance_to_row(const struct instance *inst)
 	return row;
 }
 
-int instance_expand_with(struct db *db, const json_t *profiles, const json_t *config,
-			 const json_t *devices, json_t **ret_config, json_t **ret_devices,
-			 struct error *err)
+/* Profiles from known (name → profile, see instance_profiles_load()) or, when NULL, from
+ * the database, then config and devices on top. */
+static int expand(struct db *db, const json_t *known, const json_t *profiles, const json_t *config,
+		  const json_t *devices, json_t **ret_config, json_t **ret_devices,
+		  struct error *err)
 {
 	autojson json_t *c = json_object(), *d = json_object();
 	size_t i;
@@ -158,9 +160,16 @@ int instance_expand_with(struct db *db, const json_t *profiles, const json_t *co
 
 		if (!json_is_string(p))
 			return error_set(err, -EINVAL, "Profile names must be strings");
-		r = db_profile_get(db, json_string_value(p), &prof, err);
-		if (r < 0)
-			return r;
+		if (known) {
+			prof = json_incref(json_object_get(known, json_string_value(p)));
+			if (!prof)
+				return error_set(err, -ENOENT, "Profile '%s' not found",
+						 json_string_value(p));
+		} else {
+			r = db_profile_get(db, json_string_value(p), &prof, err);
+			if (r < 0)
+				return r;
+		}
 		json_object_update(c, json_object_get(prof, "config"));
 		json_object_update(d, json_object_get(prof, "devices"));
 	}
@@ -171,12 +180,20 @@ int instance_expand_with(struct db *db, const json_t *profiles, const json_t *co
 	return 0;
 }
 
-int instance_expand(struct db *db, struct instance *inst, struct error *err)
+int instance_expand_with(struct db *db, const json_t *profiles, const json_t *config,
+			 const json_t *devices, json_t **ret_config, json_t **ret_devices,
+			 struct error *err)
+{
+	return expand(db, NULL, profiles, config, devices, ret_config, ret_devices, err);
+}
+
+static int expand_instance(struct db *db, const json_t *known, struct instance *inst,
+			   struct error *err)
 {
 	json_t *c = NULL, *d = NULL;
 	int r;
 
-	r = instance_expand_with(db, inst->profiles, inst->config, inst->devices, &c, &d, err);
+	r = expand(db, known, inst->profiles, inst->config, inst->devices, &c, &d, err);
 	if (r < 0)
 		return r;
 	json_decref(inst->expanded_config);
@@ -184,6 +201,33 @@ int instance_expand(struct db *db, struct instance *inst, struct error *err)
 	inst->expanded_config = c;
 	inst->expanded_devices = d;
 	return 0;
+}
+
+int instance_expand(struct db *db, struct instance *inst, struct error *err)
+{
+	return expand_instance(db, NULL, inst, err);
+}
+
+int instance_profiles_load(struct db *db, json_t **ret, struct error *err)
+{
+	autojson json_t *list = NULL;
+	json_t *map, *p;
+	size_t i;
+	int r;
+
+	r = db_profile_list(db, &list, err);
+	if (r < 0)
+		return r;
+	map = json_object();
+	json_array_foreach(list, i, p) if (json_get_str(p, "name"))
+		json_object_set(map, json_get_str(p, "name"), p);
+	*ret = map;
+	return 0;
+}
+
+int instance_expand_known(const json_t *profiles, struct instance *inst, struct error *err)
+{
+	return expand_instance(NULL, profiles, inst, err);
 }
 
 int instance_load(struct db *db, const char *name, struct instance **ret, struct error *err)

@@ -167,6 +167,15 @@ extern const struct config_schema instance_config_schema;
  * absolute paths without "..". */
 int instance_devices_validate(const json_t *devices, struct error *err);
 
+/* True for a network interface name as the kernel takes it: 1..15 bytes, no '/', ':',
+ * whitespace or control characters, not "." or "..". */
+bool instance_ifname_is_valid(const char *name);
+
+/* Checks a nic device on its own (driver-independent): nictype and network/parent rules,
+ * interface names, hwaddr, mtu, host_name, static addresses. Values are assumed safe
+ * single-line strings (instance_devices_validate() checks that first). */
+int instance_nic_validate(const char *name, const json_t *dev, struct error *err);
+
 /* The final check of an expanded config and devices, run by every path that writes an
  * instance: keys against the table, devices, and (need_root) exactly one root disk. */
 int instance_config_validate(const json_t *config, const json_t *devices, bool need_root,
@@ -177,6 +186,11 @@ int instance_from_row(const json_t *row, struct instance **ret, struct error *er
 json_t *instance_to_row(const struct instance *inst);
 
 /* Applies profiles (in order) then the instance's own config and devices. New references. */
+/* Every profile, as an object name → profile, for expanding many instances at once with
+ * instance_expand_known() (a list of instances), one query instead of one per profile
+ * per instance. */
+int instance_profiles_load(struct db *db, json_t **ret, struct error *err);
+int instance_expand_known(const json_t *profiles, struct instance *inst, struct error *err);
 int instance_expand_with(struct db *db, const json_t *profiles, const json_t *config,
 			 const json_t *devices, json_t **ret_config, json_t **ret_devices,
 			 struct error *err);

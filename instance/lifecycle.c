@@ -29,6 +29,7 @@
 #include "lib/list.h"
 #include "lib/log.h"
 #include "lib/str.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 #include "lib/banned.h"
@@ -447,11 +448,12 @@ static int template_apply(int vol_fd, int rootfd, uint32_t shift, const struct i
 }
 
 /* Renders the image templates (metadata.yaml beside the root volume) whose "when" includes
- * trigger ("create", "copy") into the instance's root filesystem, as its root user. A
- * template in a language we do not speak is skipped with a warning, as the image still
- * works without it. The volume is left unmounted. */
+ * trigger ("create", "copy", "rename", "start") into the instance's root filesystem, as
+ * its root user. A template in a language we do not speak is skipped with a warning, as
+ * the image still works without it. The volume is left mounted when keep_mounted and the
+ * templates applied (a start goes on with it), else unmounted. */
 static int instance_templates_apply(const struct instance_env *env, struct instance *inst,
-				    const char *trigger, struct error *err)
+				    const char *trigger, bool keep_mounted, struct error *err)
 {
 	autoclean(image_metadata_freep) struct image_metadata *meta = NULL;
 	autoclose int rootfd = -1, vol_fd = -1;
@@ -501,7 +503,8 @@ static int instance_templates_apply(const struct instance_env *env, struct insta
 	}
 	instance_files_restore(&creds);
 out:
-	instance_unmount(env, inst);
+	if (r < 0 || !keep_mounted)
+		instance_unmount(env, inst);
 	return r;
 }
 
@@ -606,6 +609,67 @@ static int create_volume(const struct instance_env *env, const struct instance_c
 	return storage_instance_create_empty(pool, inst->name, err);
 }
 
+/* --- nics on managed networks ------------------------------------------------------------ */
+
+/* Tells network/ which nics instance name has now (devices NULL: none), so each managed
+ * network's dnsmasq gives them their static address and DNS name. */
+static int nics_sync(const struct instance_env *env, const char *name, const json_t *config,
+		     const json_t *devices, struct error *err)
+{
+	const struct network_env net_env = { .db = env->db, .dir = env->dir };
+
+	return network_instance_sync(&net_env, name, config, devices, err);
+}
+
+/* The same where the change already happened and cannot be undone: logged. */
+static void nics_sync_or_warn(const struct instance_env *env, const char *name,
+			      const json_t *config, const json_t *devices)
+{
+	struct error err = ERROR_INIT;
+
+	if (nics_sync(env, name, config, devices, &err) < 0)
+		log_warn("Failed to update the DHCP leases of '%s': %s, ignoring", name,
+			 error_message(&err));
+	error_clear(&err);
+}
+
+void instances_nics_sync(const struct instance_env *env, const json_t *names)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(names, i, n)
+	{
+		autoclean(instance_freep) struct instance *inst = NULL;
+		struct error err = ERROR_INIT;
+
+		if (instance_load(env->db, json_string_value(n), &inst, &err) == 0)
+			nics_sync_or_warn(env, inst->name, inst->expanded_config,
+					  inst->expanded_devices);
+		error_clear(&err);
+	}
+}
+
+int instance_nics_validate(const struct instance_env *env, const json_t *devices, struct error *err)
+{
+	const struct network_env net_env = { .db = env->db, .dir = env->dir };
+	const char *name;
+	json_t *dev;
+
+	json_object_foreach((json_t *)devices, name, dev)
+	{
+		const char *type = json_get_str(dev, "type");
+		int r;
+
+		if (!type || !streq(type, "nic"))
+			continue;
+		r = network_nic_validate(&net_env, dev, err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", name);
+	}
+	return 0;
+}
+
 int instance_create(const struct instance_env *env, const struct instance_create_args *a,
 		    struct instance **ret, struct error *err)
 {
@@ -641,6 +705,9 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	r = create_prepare(env, inst, &c, err);
 	if (r < 0)
 		return r;
+	r = instance_nics_validate(env, inst->expanded_devices, err);
+	if (r < 0)
+		return r;
 	if (db_instance_get(env->db, inst->name, &existing, NULL) == 0) {
 		json_decref(existing);
 		return error_set(err, -EEXIST, "Instance '%s' already exists", inst->name);
@@ -656,7 +723,7 @@ int instance_create(const struct instance_env *env, const struct instance_create
 	r = inst->driver->create(env, inst, err);
 	if (r < 0)
 		goto undo_storage;
-	r = instance_templates_apply(env, inst, src ? "copy" : "create", err);
+	r = instance_templates_apply(env, inst, src ? "copy" : "create", false, err);
 	if (r < 0)
 		goto undo_driver;
 
@@ -670,6 +737,7 @@ int instance_create(const struct instance_env *env, const struct instance_create
 			goto undo_row;
 	}
 	inst->id = id;
+	nics_sync_or_warn(env, inst->name, inst->expanded_config, inst->expanded_devices);
 	*ret = take_ptr(inst);
 	return 0;
 
@@ -707,7 +775,13 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
 	if (r < 0)
 		return r;
-	r = instance_mount(env, inst, NULL, err);
+	r = instance_nics_validate(env, inst->expanded_devices, err);
+	if (r == 0)
+		r = nics_sync(env, inst->name, inst->expanded_config, inst->expanded_devices, err);
+	if (r < 0)
+		return r;
+	/* Mounts the root, as the start needs it, and renders the "start" templates. */
+	r = instance_templates_apply(env, inst, "start", true, err);
 	if (r < 0)
 		return r;
 	r = inst->driver->start(env, inst, err);
@@ -715,6 +789,9 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 		instance_unmount(env, inst);
 		return r;
 	}
+	/* The driver may have chosen MAC addresses just now (an instance made before it
+	 * chose them at create). */
+	nics_sync_or_warn(env, inst->name, inst->expanded_config, inst->expanded_devices);
 	inst->last_used_at = now_sec();
 	(void)db_instance_touch(env->db, inst->name, inst->last_used_at, NULL);
 	record_power_state(env, inst, "RUNNING");
@@ -797,6 +874,7 @@ int instance_delete(const struct instance_env *env, struct instance *inst, struc
 		error_clear(&e);
 	}
 	(void)inst->driver->delete (env, inst, NULL);
+	nics_sync_or_warn(env, inst->name, NULL, NULL);
 	r = storage_instance_delete(pool, inst->name, err);
 	if (r < 0)
 		log_warn("Failed to delete the storage of '%s': %s, ignoring", inst->name,
@@ -827,8 +905,17 @@ int instance_rename(const struct instance_env *env, struct instance *inst, const
 	r = db_instance_rename(env->db, inst->name, new_name, err);
 	if (r < 0)
 		goto undo_driver;
+	nics_sync_or_warn(env, inst->name, NULL, NULL);
 	free(inst->name);
 	inst->name = xstrdup(new_name);
+	nics_sync_or_warn(env, inst->name, inst->expanded_config, inst->expanded_devices);
+	/* The "rename" templates (hostname and the like), as LXD renders them before the
+	 * next start. The rename stands if they fail. */
+	if (instance_templates_apply(env, inst, "rename", false, err) < 0) {
+		log_warn("Failed to apply the rename templates of '%s': %s, ignoring", inst->name,
+			 error_message(err));
+		error_clear(err);
+	}
 	return 0;
 
 undo_driver:
@@ -892,6 +979,8 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 	if (r < 0)
 		return r;
 	r = instance_config_validate(exp_config, exp_devices, true, err);
+	if (r == 0)
+		r = instance_nics_validate(env, exp_devices, err);
 	if (r < 0)
 		return r;
 
@@ -920,7 +1009,11 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 			return r;
 	}
 	row = instance_to_row(inst);
-	return db_instance_update(env->db, inst->name, row, err);
+	r = db_instance_update(env->db, inst->name, row, err);
+	if (r < 0)
+		return r;
+	nics_sync_or_warn(env, inst->name, inst->expanded_config, inst->expanded_devices);
+	return 0;
 }
 
 /* --- snapshots --------------------------------------------------------------------------- */
@@ -934,6 +1027,9 @@ int instance_snapshot_create(const struct instance_env *env, struct instance *in
 
 	if (!object_name_is_valid(name))
 		return error_set(err, -EINVAL, "Invalid snapshot name '%s'", name);
+	if (db_snapshot_get(env->db, inst->name, name, &row, NULL) == 0)
+		return error_set(err, -EEXIST, "Snapshot '%s/%s' already exists", inst->name, name);
+	json_decref(take_ptr(row));
 	r = root_pool_load(env, inst, &pool, err);
 	if (r < 0)
 		return r;

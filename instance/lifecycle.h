@@ -71,6 +71,17 @@ int instance_snapshot_rename(const struct instance_env *env, struct instance *in
 int instance_snapshot_restore(const struct instance_env *env, struct instance *inst,
 			      const char *name, struct error *err);
 
+/* Checks the nics of devices (expanded) that are on a managed network against it: it
+ * exists, a static address lies in its subnet and is not its own. Reads the database
+ * only. */
+int instance_nics_validate(const struct instance_env *env, const json_t *devices,
+			   struct error *err);
+
+/* After a change of a profile they use: registers the nics of the instances called names
+ * (a JSON array of strings) with their networks again, as the profiles now expand them
+ * (static leases, DNS names). Failures are logged. Blocks. */
+void instances_nics_sync(const struct instance_env *env, const json_t *names);
+
 /* At daemon start: starts the instances that should run (boot.autostart, or running when
  * the host went down). Failures are logged. Blocks. */
 void instances_autostart(const struct instance_env *env);

@@ -16,11 +16,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "instance/instance.h"
 #include "instance/lxc.h"
 #include "lib/config.h"
 #include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/str.h"
+#include "network/network.h"
 
 #include "lib/banned.h"
 
@@ -604,41 +606,39 @@ void lxc_veth_name_generate(char buf[13])
 	(void)snprintf_ok(buf, 13, "veth%s", hex);
 }
 
-bool lxc_ifname_is_valid(const char *name)
-{
-	size_t len = name ? strlen(name) : 0;
+static const char *const nictype_names[] = {
+	[LXC_NIC_BRIDGED] = "bridged",
+	[LXC_NIC_MACVLAN] = "macvlan",
+	[LXC_NIC_P2P] = "p2p",
+	[LXC_NIC_PHYSICAL] = "physical",
+};
 
-	if (len == 0 || len > 15 || streq(name, ".") || streq(name, ".."))
-		return false;
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
-			return false;
-	return true;
-}
-
-static bool mac_is_valid(const char *mac)
-{
-	if (strlen(mac) != 17)
-		return false;
-	for (int i = 0; i < 17; i++) {
-		char c = mac[i];
-
-		if (i % 3 == 2 ? c != ':'
-			       : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-				   (c >= 'A' && c <= 'F')))
-			return false;
-	}
-	return true;
-}
-
-static bool nic_is_bridged(const json_t *dev)
+int lxc_nictype_of(const json_t *dev)
 {
 	const char *type = json_get_str(dev, "type");
 	const char *nictype = json_get_str(dev, "nictype");
 
-	return type && streq(type, "nic") &&
-	       ((nictype && streq(nictype, "bridged")) ||
-		(!nictype && json_get_str(dev, "network")));
+	if (!type || !streq(type, "nic"))
+		return -1;
+	/* network= alone: a managed network, a bridge (network/). */
+	if (!nictype)
+		return json_get_str(dev, "network") ? LXC_NIC_BRIDGED : -1;
+	for (size_t i = 0; i < ARRAY_SIZE(nictype_names); i++)
+		if (streq(nictype, nictype_names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* The nic types liblxc makes a MAC address for (physical keeps its own) and those with a
+ * host end (a veth). */
+static bool nictype_has_mac(int t)
+{
+	return t == LXC_NIC_BRIDGED || t == LXC_NIC_MACVLAN || t == LXC_NIC_P2P;
+}
+
+static bool nictype_has_host_end(int t)
+{
+	return t == LXC_NIC_BRIDGED || t == LXC_NIC_P2P;
 }
 
 static void volatile_set(json_t *config, json_t *expanded, const char *key, const char *value)
@@ -659,8 +659,9 @@ int lxc_volatile_fill(json_t *config, json_t *expanded, const json_t *devices)
 	{
 		autofree char *hw_key = str_printf("volatile.%s.hwaddr", name);
 		autofree char *host_key = str_printf("volatile.%s.host_name", name);
+		int t = lxc_nictype_of(dev);
 
-		if (!nic_is_bridged(dev))
+		if (!nictype_has_mac(t))
 			continue;
 		if (!json_get_str(dev, "hwaddr") && !config_str(expanded, hw_key)) {
 			char mac[18];
@@ -669,7 +670,8 @@ int lxc_volatile_fill(json_t *config, json_t *expanded, const json_t *devices)
 			volatile_set(config, expanded, hw_key, mac);
 			added++;
 		}
-		if (!json_get_str(dev, "host_name") && !config_str(expanded, host_key)) {
+		if (nictype_has_host_end(t) && !json_get_str(dev, "host_name") &&
+		    !config_str(expanded, host_key)) {
 			char veth[13];
 
 			lxc_veth_name_generate(veth);
@@ -926,71 +928,95 @@ static int device_unix(struct strbuf *sb, const struct lxc_conf_input *in, const
 	return 0;
 }
 
-static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
-		      const json_t *dev, unsigned index, struct error *err)
+int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev,
+		    struct lxc_nic *ret, struct error *err)
 {
-	static const char *const allowed[] = { "type",	 "nictype", "parent",	 "network", "name",
-					       "hwaddr", "mtu",	    "host_name", NULL };
+	/* ipv4.address and ipv6.address are static DHCP leases (network/), not lxc keys. */
+	static const char *const allowed[] = { "type",	       "nictype",   "parent",
+					       "network",      "name",	    "hwaddr",
+					       "mtu",	       "host_name", "ipv4.address",
+					       "ipv6.address", NULL };
 	const char *nictype = json_get_str(dev, "nictype");
 	const char *link = json_get_str(dev, "parent");
 	const char *name = json_get_str(dev, "name");
 	const char *hwaddr = json_get_str(dev, "hwaddr");
 	const char *host_name = json_get_str(dev, "host_name");
-	const char *mtu = json_get_str(dev, "mtu");
 	autofree char *hw_key = str_printf("volatile.%s.hwaddr", devname);
 	autofree char *host_key = str_printf("volatile.%s.host_name", devname);
-	char key[64];
-	uint64_t mtu_v;
+	int t = lxc_nictype_of(dev);
 	int r;
 
-	if (!nic_is_bridged(dev))
-		return error_set(
-			err, -EOPNOTSUPP,
-			"Device '%s': nictype '%s' is not supported by the lxc driver (only 'bridged')",
-			devname, nictype ? nictype : "");
+	if (t < 0)
+		return error_set(err, -EOPNOTSUPP,
+				 "Device '%s': nictype '%s' is not supported by the lxc driver "
+				 "(bridged, macvlan, p2p, physical)",
+				 devname, nictype ? nictype : "");
 	r = check_keys(devname, dev, allowed, err);
+	if (r == 0)
+		r = instance_nic_validate(devname, dev, err);
 	if (r < 0)
 		return r;
-	/* TODO: network=<name> should ask the network module for the bridge; for now a
-	 * managed network is a bridge of the same name. */
-	if (!link || !*link)
+	/* A managed network is a bridge of the same name (network/). */
+	if (t == LXC_NIC_BRIDGED && (!link || !*link))
 		link = json_get_str(dev, "network");
-	if (!link || !lxc_ifname_is_valid(link))
-		return error_set(err, -EINVAL,
-				 "Device '%s' needs a valid 'parent' bridge or 'network'", devname);
 	if (!name)
 		name = devname;
-	if (!lxc_ifname_is_valid(name))
+	if (!instance_ifname_is_valid(name))
 		return error_set(err, -EINVAL, "Invalid interface name '%s' of device '%s'", name,
 				 devname);
-	if (!hwaddr)
-		hwaddr = config_str(in->config, hw_key);
-	if (!hwaddr || !mac_is_valid(hwaddr))
+	if (link && !instance_ifname_is_valid(link))
+		return error_set(err, -EINVAL, "Device '%s': invalid bridge '%s'", devname, link);
+	if (!hwaddr && nictype_has_mac(t))
+		hwaddr = config_str(config, hw_key);
+	if (nictype_has_mac(t) && (!hwaddr || !network_hwaddr_is_valid(hwaddr)))
 		return error_set(err, -EINVAL,
 				 "Device '%s' has no valid MAC address ('hwaddr' or '%s')", devname,
 				 hw_key);
-	if (!host_name)
-		host_name = config_str(in->config, host_key);
-	if (host_name && !lxc_ifname_is_valid(host_name))
-		return error_set(err, -EINVAL, "Invalid 'host_name' of device '%s'", devname);
-	if (mtu && (parse_u64(mtu, &mtu_v) < 0 || mtu_v < 68 || mtu_v > 65535))
-		return error_set(err, -EINVAL, "Invalid 'mtu' of device '%s': expected 68 to 65535",
-				 devname);
+	if (!host_name && nictype_has_host_end(t))
+		host_name = config_str(config, host_key);
+	if (host_name && !instance_ifname_is_valid(host_name))
+		return error_set(err, -EINVAL, "Invalid '%s' of device '%s'", host_key, devname);
+	*ret = (struct lxc_nic){ .type = (enum lxc_nictype)t,
+				 .link = link,
+				 .name = name,
+				 .hwaddr = hwaddr,
+				 .host_name = host_name,
+				 .mtu = json_get_str(dev, "mtu") };
+	return 0;
+}
 
+static int device_nic(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
+		      const json_t *dev, unsigned index, struct error *err)
+{
+	static const char *const lxc_types[] = {
+		[LXC_NIC_BRIDGED] = "veth",
+		[LXC_NIC_MACVLAN] = "macvlan",
+		[LXC_NIC_P2P] = "veth",
+		[LXC_NIC_PHYSICAL] = "phys",
+	};
+	struct lxc_nic nic;
+	char key[64];
+	int r;
+
+	r = lxc_nic_resolve(in->config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
 #define NET_KEY(suffix) (snprintf_ok(key, sizeof(key), "lxc.net.%u.%s", index, suffix), key)
-	r = conf_add(sb, NET_KEY("type"), "veth", err);
+	r = conf_add(sb, NET_KEY("type"), lxc_types[nic.type], err);
 	if (r == 0)
 		r = conf_add(sb, NET_KEY("flags"), "up", err);
+	if (r == 0 && nic.link)
+		r = conf_add(sb, NET_KEY("link"), nic.link, err);
+	if (r == 0 && nic.type == LXC_NIC_MACVLAN)
+		r = conf_add(sb, NET_KEY("macvlan.mode"), "bridge", err);
 	if (r == 0)
-		r = conf_add(sb, NET_KEY("link"), link, err);
-	if (r == 0)
-		r = conf_add(sb, NET_KEY("name"), name, err);
-	if (r == 0)
-		r = conf_add(sb, NET_KEY("hwaddr"), hwaddr, err);
-	if (r == 0 && host_name)
-		r = conf_add(sb, NET_KEY("veth.pair"), host_name, err);
-	if (r == 0 && mtu)
-		r = conf_add(sb, NET_KEY("mtu"), mtu, err);
+		r = conf_add(sb, NET_KEY("name"), nic.name, err);
+	if (r == 0 && nic.hwaddr)
+		r = conf_add(sb, NET_KEY("hwaddr"), nic.hwaddr, err);
+	if (r == 0 && nic.host_name)
+		r = conf_add(sb, NET_KEY("veth.pair"), nic.host_name, err);
+	if (r == 0 && nic.mtu)
+		r = conf_add(sb, NET_KEY("mtu"), nic.mtu, err);
 #undef NET_KEY
 	return r;
 }

@@ -51,6 +51,7 @@
 #include "lib/fs.h"
 #include "lib/json.h"
 #include "lib/log.h"
+#include "lib/run.h"
 #include "lib/str.h"
 
 #include "lib/banned.h"
@@ -543,27 +544,40 @@ static void nodes_remove(const struct lxc_paths *p)
 	(void)rmdir(p->devices_dir);
 }
 
-static int bridges_check(const json_t *devices, struct error *err)
+/* The host interface a nic of type t attaches to exists: a bridge for bridged, any
+ * interface for macvlan and physical. */
+static int nic_link_check(int t, const char *link, const char *devname, struct error *err)
+{
+	autofree char *path = str_printf(
+		t == LXC_NIC_BRIDGED ? "/sys/class/net/%s/bridge" : "/sys/class/net/%s", link);
+
+	if (access(path, F_OK) < 0)
+		return error_set(err, -ENOENT, "%s '%s' of device '%s' does not exist",
+				 t == LXC_NIC_BRIDGED ? "Bridge" : "Interface", link, devname);
+	return 0;
+}
+
+/* The host interfaces nics attach to (bridges, macvlan and physical parents) exist. */
+static int nic_parents_check(const json_t *devices, struct error *err)
 {
 	const char *name;
 	json_t *dev;
 
 	json_object_foreach((json_t *)devices, name, dev)
 	{
-		const char *type = json_get_str(dev, "type");
+		int t = lxc_nictype_of(dev);
 		const char *link = json_get_str(dev, "parent");
-		autofree char *path = NULL;
+		int r;
 
-		if (!type || !streq(type, "nic"))
+		if (t < 0 || t == LXC_NIC_P2P)
 			continue;
 		if (!link || !*link)
 			link = json_get_str(dev, "network");
-		if (!link || !lxc_ifname_is_valid(link))
+		if (!link || !instance_ifname_is_valid(link))
 			continue; /* lxc_conf_build() explains */
-		path = str_printf("/sys/class/net/%s/bridge", link);
-		if (access(path, F_OK) < 0)
-			return error_set(err, -ENOENT, "Bridge '%s' of device '%s' does not exist",
-					 link, name);
+		r = nic_link_check(t, link, name, err);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -645,7 +659,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		return r;
 	}
 	if (at_start) {
-		r = bridges_check(inst->expanded_devices, err);
+		r = nic_parents_check(inst->expanded_devices, err);
 		if (r == 0)
 			r = nodes_make(p, &conf, err);
 		if (r < 0)
@@ -857,6 +871,61 @@ static void lxc_after_stop(const struct lxc_paths *p)
 	}
 }
 
+/* Moves interface ifname of this network namespace into running container c's, renamed
+ * to name there. `ip` does it (one netlink request), not liblxc, which forks. */
+static int link_move_in(struct lxc_container *c, const char *ifname, const char *name,
+			struct error *err)
+{
+	pid_t pid = c->init_pid(c);
+	char pid_s[16];
+
+	if (pid <= 0)
+		return error_set(err, -ESRCH, "The container is not running");
+	snprintf_ok(pid_s, sizeof(pid_s), "%d", (int)pid);
+	return run_command((const char *[]){ "ip", "link", "set", "dev", ifname, "netns", pid_s,
+					     "name", name, NULL },
+			   err);
+}
+
+/* Moves interface name of running container c back into lodged's network namespace,
+ * renamed to ifname: `ip` run inside the container's namespace by nsenter. */
+static int link_move_out(struct lxc_container *c, const char *name, const char *ifname,
+			 struct error *err)
+{
+	pid_t pid = c->init_pid(c);
+	autofree char *netns = NULL;
+	char self_s[16];
+
+	if (pid <= 0)
+		return error_set(err, -ESRCH, "The container is not running");
+	netns = str_printf("--net=/proc/%d/ns/net", (int)pid);
+	snprintf_ok(self_s, sizeof(self_s), "%d", (int)getpid());
+	return run_command((const char *[]){ "nsenter", netns, "--", "ip", "link", "set", "dev",
+					     name, "netns", self_s, "name", ifname, NULL },
+			   err);
+}
+
+/* Gives the host back the physical interfaces of a container about to stop: liblxc
+ * returns only those of its start config, and a hot-plugged one would go with the
+ * container's network namespace (a veth) or to the initial namespace (a real device). */
+static void physical_nics_return(struct lxc_container *c, const struct instance *inst)
+{
+	const char *name;
+	json_t *dev;
+
+	json_object_foreach(inst->expanded_devices, name, dev)
+	{
+		struct lxc_nic nic;
+
+		if (lxc_nictype_of(dev) != LXC_NIC_PHYSICAL ||
+		    lxc_nic_resolve(inst->expanded_config, name, dev, &nic, NULL) < 0)
+			continue;
+		if (link_move_out(c, nic.name, nic.link, NULL) < 0)
+			log_debug("Could not take '%s' out of '%s' before its stop", nic.name,
+				  inst->name);
+	}
+}
+
 static int lxc_instance_stop(const struct instance_env *env, struct instance *inst, bool force,
 			     int timeout_sec, struct error *err)
 {
@@ -879,6 +948,7 @@ static int lxc_instance_stop(const struct instance_env *env, struct instance *in
 	/* A frozen init cannot act on the halt signal, and a kill waits for the thaw. */
 	if (s == INSTANCE_FROZEN)
 		(void)c->unfreeze(c);
+	physical_nics_return(c, inst);
 
 	if (!force) {
 		int t = timeout_sec < 0 ? LXC_STOP_TIMEOUT_DEFAULT : timeout_sec;
@@ -1080,6 +1150,259 @@ static int cgroup_items_apply(struct lxc_container *c, const struct lxc_cgroup_i
 	return 0;
 }
 
+/* --- nic hot-plug ------------------------------------------------------------------- */
+
+static bool is_nic(const json_t *dev)
+{
+	const char *type = json_get_str(dev, "type");
+
+	return type && streq(type, "nic");
+}
+
+/* True when nic devices a and b differ at most in their static addresses, which are DHCP
+ * matters (network/ updates the lease; the container renews). */
+static bool nic_change_is_lease_only(const json_t *a, const json_t *b)
+{
+	autojson json_t *x = json_deep_copy(a);
+	autojson json_t *y = json_deep_copy(b);
+	static const char *const keys[] = { "ipv4.address", "ipv6.address" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		(void)json_object_del(x, keys[i]);
+		(void)json_object_del(y, keys[i]);
+	}
+	return json_equal(x, y);
+}
+
+/* What a running container must do for its devices to go from old to new: -EOPNOTSUPP
+ * unless only nics changed. *ret_unplug and *ret_plug receive new arrays of device names. */
+static int devices_live_diff(const json_t *old, const json_t *new, json_t **ret_unplug,
+			     json_t **ret_plug, struct error *err)
+{
+	autojson json_t *unplug = json_array();
+	autojson json_t *plug = json_array();
+	const char *name;
+	json_t *dev;
+
+	json_object_foreach((json_t *)old, name, dev)
+	{
+		json_t *now = json_object_get(new, name);
+
+		if (now && json_equal(dev, now))
+			continue;
+		if (!is_nic(dev) || (now && !is_nic(now)))
+			return error_set(err, -EOPNOTSUPP,
+					 "Device '%s' of a running container cannot be changed: "
+					 "only nic devices can, stop it first",
+					 name);
+		if (now && nic_change_is_lease_only(dev, now))
+			continue;
+		(void)json_array_append_new(unplug, json_string(name));
+		if (now)
+			(void)json_array_append_new(plug, json_string(name));
+	}
+	json_object_foreach((json_t *)new, name, dev)
+	{
+		if (json_object_get(old, name))
+			continue;
+		if (!is_nic(dev))
+			return error_set(err, -EOPNOTSUPP,
+					 "Device '%s' cannot be added to a running container: only "
+					 "nic devices can, stop it first",
+					 name);
+		(void)json_array_append_new(plug, json_string(name));
+	}
+	*ret_unplug = take_ptr(unplug);
+	*ret_plug = take_ptr(plug);
+	return 0;
+}
+
+/* Sets the MTU of interface ifname: mtu, or the parent's when mtu is NULL. */
+static int link_mtu_set(const char *ifname, const char *mtu, const char *parent, struct error *err)
+{
+	autofree char *path = NULL;
+	autofree char *parent_mtu = NULL;
+
+	if (!mtu) {
+		if (!parent)
+			return 0;
+		path = str_printf("/sys/class/net/%s/mtu", parent);
+		if (read_file(path, 32, &parent_mtu, NULL, NULL) < 0)
+			return 0;
+		parent_mtu[strcspn(parent_mtu, "\n")] = '\0';
+		mtu = parent_mtu;
+	}
+	return run_command((const char *[]){ "ip", "link", "set", "dev", ifname, "mtu", mtu, NULL },
+			   err);
+}
+
+static int link_delete(const char *ifname, struct error *err)
+{
+	autofree char *path = str_printf("/sys/class/net/%s", ifname);
+
+	if (access(path, F_OK) < 0)
+		return 0;
+	return run_command((const char *[]){ "ip", "link", "del", "dev", ifname, NULL }, err);
+}
+
+/* Makes the host interface that nic_plug() moves into the container: a veth (its host end
+ * on the bridge for bridged), a macvlan on the parent, or the physical parent itself. */
+static int nic_host_link_make(const struct lxc_nic *nic, const char *tmp, struct error *err)
+{
+	int r;
+
+	if (nic->type == LXC_NIC_PHYSICAL)
+		return 0;
+	if (nic->type == LXC_NIC_MACVLAN) {
+		r = run_command((const char *[]){ "ip", "link", "add", "link", nic->link, "name",
+						  tmp, "address", nic->hwaddr, "type", "macvlan",
+						  "mode", "bridge", NULL },
+				err);
+		if (r == 0)
+			r = link_mtu_set(tmp, nic->mtu, NULL, err);
+		if (r < 0)
+			(void)link_delete(tmp, NULL);
+		return r;
+	}
+	r = run_command((const char *[]){ "ip", "link", "add", "dev", nic->host_name, "type",
+					  "veth", "peer", "name", tmp, NULL },
+			err);
+	if (r == 0 && (nic->link || nic->mtu))
+		r = link_mtu_set(nic->host_name, nic->mtu, nic->link, err);
+	if (r == 0 && (nic->link || nic->mtu))
+		r = link_mtu_set(tmp, nic->mtu, nic->link, err);
+	if (r == 0)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", tmp, "address",
+						  nic->hwaddr, NULL },
+				err);
+	if (r == 0 && nic->link)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", nic->host_name,
+						  "master", nic->link, NULL },
+				err);
+	if (r == 0)
+		r = run_command(
+			(const char *[]){ "ip", "link", "set", "dev", nic->host_name, "up", NULL },
+			err);
+	if (r < 0)
+		(void)link_delete(nic->host_name, NULL);
+	return r;
+}
+
+/* The host interface a nic plugs in from or unplugs to: the parent of a physical nic, else
+ * one made for it (ifname: "veth" and 8 hex digits, as lxc_veth_name_generate()). */
+static const char *nic_tmp_name(const struct lxc_nic *nic, char ifname[13])
+{
+	if (nic->type == LXC_NIC_PHYSICAL)
+		return nic->link;
+	lxc_veth_name_generate(ifname);
+	return ifname;
+}
+
+/* Plugs nic devname into running container c: the host interface made for it (or the
+ * physical one) moves into the container under the nic's name, left down as LXD does: the
+ * container's own network setup brings it up. */
+static int nic_plug(struct lxc_container *c, const json_t *config, const char *devname,
+		    const json_t *dev, struct error *err)
+{
+	struct lxc_nic nic;
+	char buf[13];
+	const char *tmp;
+	int r;
+
+	r = lxc_nic_resolve(config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
+	if ((nic.type == LXC_NIC_BRIDGED || nic.type == LXC_NIC_P2P) && !nic.host_name)
+		return error_set(err, -EINVAL, "Device '%s' has no host interface name", devname);
+	if (nic.link) {
+		r = nic_link_check(nic.type, nic.link, devname, err);
+		if (r < 0)
+			return r;
+	}
+	tmp = nic_tmp_name(&nic, buf);
+	r = nic_host_link_make(&nic, tmp, err);
+	if (r < 0)
+		return r;
+	if (nic.type == LXC_NIC_PHYSICAL)
+		r = link_mtu_set(tmp, nic.mtu, NULL, err);
+	if (r == 0 && nic.type == LXC_NIC_PHYSICAL && nic.hwaddr)
+		r = run_command((const char *[]){ "ip", "link", "set", "dev", tmp, "address",
+						  nic.hwaddr, NULL },
+				err);
+	if (r == 0 && link_move_in(c, tmp, nic.name, err) < 0)
+		r = error_prefix(err,
+				 "Failed to move interface '%s' into the container as '%s' (is the "
+				 "name taken?)",
+				 tmp, nic.name);
+	if (r < 0 && nic.type != LXC_NIC_PHYSICAL)
+		(void)link_delete(nic.host_name ? nic.host_name : tmp, NULL);
+	return r;
+}
+
+/* Unplugs nic devname from running container c: deleting the host end of a veth takes the
+ * container's end; a macvlan comes back to the host to be deleted, a physical interface
+ * comes back under its own name. */
+static int nic_unplug(struct lxc_container *c, const json_t *config, const char *devname,
+		      const json_t *dev, struct error *err)
+{
+	struct lxc_nic nic;
+	char buf[13];
+	const char *tmp;
+	int r;
+
+	r = lxc_nic_resolve(config, devname, dev, &nic, err);
+	if (r < 0)
+		return r;
+	if (nic.host_name)
+		return link_delete(nic.host_name, err);
+	tmp = nic_tmp_name(&nic, buf);
+	r = link_move_out(c, nic.name, tmp, err);
+	if (r < 0)
+		return error_prefix(err, "Failed to take interface '%s' out of the container",
+				    nic.name);
+	return nic.type == LXC_NIC_MACVLAN ? link_delete(tmp, err) : 0;
+}
+
+/* Applies the nic changes of devices_live_diff() to running container c. */
+static int nics_update_live(struct lxc_container *c, struct instance *inst,
+			    const json_t *old_config, const json_t *old_devices,
+			    const json_t *unplug, const json_t *plug, struct error *err)
+{
+	size_t i;
+	json_t *v;
+	int r;
+
+	json_array_foreach(unplug, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		r = nic_unplug(c, old_config, name, json_object_get(old_devices, name), err);
+		if (r < 0)
+			return r;
+		/* A removed nic's MAC and host name go with it (a new one gets new ones). */
+		if (!json_object_get(inst->expanded_devices, name)) {
+			autofree char *hw_key = str_printf("volatile.%s.hwaddr", name);
+			autofree char *host_key = str_printf("volatile.%s.host_name", name);
+
+			(void)json_object_del(inst->config, hw_key);
+			(void)json_object_del(inst->config, host_key);
+			(void)json_object_del(inst->expanded_config, hw_key);
+			(void)json_object_del(inst->expanded_config, host_key);
+		}
+	}
+	(void)lxc_volatile_fill(inst->config, inst->expanded_config, inst->expanded_devices);
+	json_array_foreach(plug, i, v)
+	{
+		const char *name = json_string_value(v);
+
+		r = nic_plug(c, inst->expanded_config, name,
+			     json_object_get(inst->expanded_devices, name), err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int lxc_instance_update_live(const struct instance_env *env, struct instance *inst,
 				    const json_t *old_config, const json_t *old_devices,
 				    struct error *err)
@@ -1087,6 +1410,7 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 	autoclean(lxc_paths_release) struct lxc_paths p = { 0 };
 	autoclean(lxc_container_putp) struct lxc_container *c = NULL;
 	autoclean(lxc_cgroup_items_release) struct lxc_cgroup_items items = { 0 };
+	autojson json_t *unplug = NULL, *plug = NULL;
 	struct cgroup_info cg;
 	struct lxc_host host;
 	int r;
@@ -1094,13 +1418,20 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 	r = lxc_paths_init(env, inst->project, inst->name, &p, err);
 	if (r < 0)
 		return r;
-	if (old_devices && inst->expanded_devices &&
-	    !json_equal((json_t *)old_devices, inst->expanded_devices))
-		return error_set(
-			err, -EOPNOTSUPP,
-			"Devices of a running container cannot be changed yet; stop it first");
+	if (old_devices && inst->expanded_devices)
+		r = devices_live_diff(old_devices, inst->expanded_devices, &unplug, &plug, err);
+	if (r < 0)
+		return r;
 	if (lxc_instance_status(env, inst) == INSTANCE_STOPPED)
 		return 0;
+	if (json_array_size(unplug) > 0 || json_array_size(plug) > 0) {
+		r = lxc_open_running(&p, false, &c, err);
+		if (r == 0)
+			r = nics_update_live(c, inst, old_config, old_devices, unplug, plug, err);
+		if (r < 0)
+			return r;
+		lxc_container_put(take_ptr(c));
+	}
 
 	r = cgroup_info_detect(&cg, err);
 	if (r == 0)

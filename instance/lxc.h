@@ -118,12 +118,35 @@ void lxc_mac_generate(char buf[18]);
 /* A random host-side veth name, "veth" and 8 hex digits (13 bytes with the NUL). */
 void lxc_veth_name_generate(char buf[13]);
 
-/* True for a usable network interface name: 1-15 bytes, no '/', ':', whitespace or
- * control characters, not "." or "..". */
-bool lxc_ifname_is_valid(const char *name);
+enum lxc_nictype {
+	LXC_NIC_BRIDGED,  /* a veth whose host end joins a bridge (nictype=bridged, network=) */
+	LXC_NIC_MACVLAN,  /* a macvlan (bridge mode) on a host interface */
+	LXC_NIC_P2P,	  /* a veth whose host end stays on its own */
+	LXC_NIC_PHYSICAL, /* a host interface moved into the container */
+};
+
+/* The lxc_nictype of a nic device, -1 for another device or an unknown nictype. */
+int lxc_nictype_of(const json_t *dev);
+
+/* A nic device as the driver plugs it in: pointers into the device and config. */
+struct lxc_nic {
+	enum lxc_nictype type;
+	const char *link;      /* the bridge (bridged) or host interface; NULL for p2p */
+	const char *name;      /* the interface in the container */
+	const char *hwaddr;    /* hwaddr or volatile.<dev>.hwaddr; NULL: physical keeps its own */
+	const char *host_name; /* host end of a veth: host_name or volatile.<dev>.host_name,
+				* NULL: liblxc picks one, or no veth */
+	const char *mtu;       /* NULL: the bridge's */
+};
+
+/* Checks nic device devname (a known nictype, every key known and valid) and resolves
+ * it against config (the expanded config, with its volatile keys). */
+int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev,
+		    struct lxc_nic *ret, struct error *err);
 
 /* Fills the volatile keys a start needs and the config lacks, in config (and expanded,
- * which holds the same keys after profiles): volatile.<nic>.hwaddr and
- * volatile.<nic>.host_name for each bridged nic without an explicit hwaddr/host_name.
+ * which holds the same keys after profiles): volatile.<nic>.hwaddr for each bridged,
+ * macvlan and p2p nic without an explicit hwaddr, volatile.<nic>.host_name for each
+ * bridged and p2p one without an explicit host_name.
  * Returns the number of keys added. */
 int lxc_volatile_fill(json_t *config, json_t *expanded, const json_t *devices);

@@ -114,12 +114,21 @@ char *time_format_rfc3339(long long sec, long nsec)
 {
 	struct tm tm;
 	time_t t = (time_t)sec;
+	char frac[16] = "";
+	size_t n;
 
 	if (sec == 0 && nsec == 0)
 		return xstrdup("0001-01-01T00:00:00Z");
+
 	gmtime_r(&t, &tm);
-	return str_printf("%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-			  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
+	/* Go's RFC3339Nano: the fraction without trailing zeros, none at all when zero. */
+	if (nsec > 0 && nsec < 1000000000L && snprintf_ok(frac, sizeof(frac), ".%09ld", nsec)) {
+		n = strlen(frac);
+		while (n > 1 && frac[n - 1] == '0')
+			frac[--n] = '\0';
+	}
+	return str_printf("%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 json_t *json_time(long long sec, long nsec)

@@ -892,8 +892,15 @@ static int bridge_leases(struct network *net, json_t **ret, struct error *err)
 		if (de->d_name[0] == '.')
 			continue;
 		path = str_printf("%s/%s", hosts, de->d_name);
-		if (read_file(path, 4096, &line, NULL, NULL) == 0)
-			dnsmasq_host_line_parse(line, leases);
+		if (read_file(path, 65536, &line, NULL, NULL) < 0)
+			continue;
+		/* One line per nic of the instance on this network. */
+		for (char *one = line, *next; one && *one; one = next) {
+			next = strchr(one, '\n');
+			if (next)
+				*next++ = '\0';
+			dnsmasq_host_line_parse(one, leases);
+		}
 	}
 	if (dir)
 		(void)closedir(dir);
@@ -920,30 +927,129 @@ static int bridge_leases(struct network *net, json_t **ret, struct error *err)
 	return 0;
 }
 
-static int bridge_lease_set(struct network *net, const char *owner,
-			    const struct network_lease *lease, struct error *err)
+/* The MAC addresses of owner's static leases (the first field of each line), as a new
+ * JSON array; empty when it has none. */
+static json_t *owner_hwaddrs(const struct network *net, const char *owner)
 {
-	autofree char *line = NULL;
+	autofree char *path = str_printf("%s/" DNSMASQ_HOSTS_DIR "/%s", net->state_dir, owner);
+	autofree char *text = NULL;
+	json_t *macs = json_array();
+
+	if (read_file(path, 65536, &text, NULL, NULL) < 0)
+		return macs;
+	for (char *line = text, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		line[strcspn(line, ",")] = '\0';
+		if (network_hwaddr_is_valid(line))
+			(void)json_array_append_new(macs, json_string(line));
+	}
+	return macs;
+}
+
+static bool hwaddr_listed(const json_t *list, const char *hwaddr)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+	{
+		if (strcasecmp(json_string_value(v), hwaddr) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Ends the dynamic IPv4 leases dnsmasq holds for the MAC addresses in gone (an instance or
+ * a nic that went away), with a DHCPRELEASE from dnsmasq's own dhcp_release, as LXD does:
+ * a deleted instance leaves no lease behind. A failure is only logged. */
+static void leases_release(const struct network *net, const json_t *gone)
+{
+	autofree char *lease_path = str_printf("%s/" DNSMASQ_LEASE_FILE, net->state_dir);
+	autofree char *text = NULL;
+	autojson json_t *leases = json_array();
+	size_t i;
+	json_t *l;
+
+	if (json_array_size(gone) == 0 || read_file(lease_path, 16 << 20, &text, NULL, NULL) < 0)
+		return;
+	dnsmasq_leases_parse(text, leases);
+	json_array_foreach(leases, i, l)
+	{
+		const char *hwaddr = json_get_str(l, "hwaddr");
+		const char *address = json_get_str(l, "address");
+		struct error err = ERROR_INIT;
+
+		if (!hwaddr || !*hwaddr || !address || !hwaddr_listed(gone, hwaddr))
+			continue;
+		if (run_command(
+			    (const char *[]){ "dhcp_release", net->name, address, hwaddr, NULL },
+			    &err) < 0)
+			log_warn("Failed to release the lease of %s on '%s': %s", address,
+				 net->name, error_message(&err));
+		error_clear(&err);
+	}
+}
+
+/* After owner's static leases changed from old (MAC addresses) to leases: releases the
+ * dynamic leases of the MAC addresses that went. */
+static void leases_release_gone(const struct network *net, const json_t *old,
+				const struct network_lease *leases, size_t n)
+{
+	autojson json_t *gone = json_array();
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(old, i, v)
+	{
+		bool kept = false;
+
+		for (size_t j = 0; j < n; j++)
+			if (strcasecmp(leases[j].hwaddr, json_string_value(v)) == 0)
+				kept = true;
+		if (!kept)
+			(void)json_array_append(gone, v);
+	}
+	leases_release(net, gone);
+}
+
+static int bridge_lease_set(struct network *net, const char *owner,
+			    const struct network_lease *leases, size_t n, struct error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	autofree char *text = NULL;
 	autofree char *path = NULL;
+	autojson json_t *old = owner_hwaddrs(net, owner);
 	int r;
 
-	r = dnsmasq_host_line(lease, &line, err);
-	if (r < 0)
-		return r;
+	for (size_t i = 0; i < n; i++) {
+		autofree char *line = NULL;
+
+		r = dnsmasq_host_line(&leases[i], &line, err);
+		if (r < 0) {
+			strbuf_release(&sb);
+			return r;
+		}
+		strbuf_adds(&sb, line);
+	}
+	text = strbuf_detach(&sb);
 	r = bridge_dirs_ensure(net, err);
 	if (r < 0)
 		return r;
 	path = str_printf("%s/" DNSMASQ_HOSTS_DIR "/%s", net->state_dir, owner);
-	r = write_file_atomic(path, line, strlen(line), 0644, err);
+	r = write_file_atomic(path, text, strlen(text), 0644, err);
 	if (r < 0)
 		return r;
 	dnsmasq_reload(net->state_dir);
+	leases_release_gone(net, old, leases, n);
 	return 0;
 }
 
 static int bridge_lease_remove(struct network *net, const char *owner, struct error *err)
 {
 	autofree char *path = str_printf("%s/" DNSMASQ_HOSTS_DIR "/%s", net->state_dir, owner);
+	autojson json_t *old = owner_hwaddrs(net, owner);
 
 	if (unlink(path) < 0) {
 		if (errno == ENOENT)
@@ -952,6 +1058,7 @@ static int bridge_lease_remove(struct network *net, const char *owner, struct er
 	}
 	/* dnsmasq forgets a removed host only when told to re-read them all. */
 	dnsmasq_reload(net->state_dir);
+	leases_release_gone(net, old, NULL, 0);
 	return 0;
 }
 

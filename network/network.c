@@ -860,9 +860,22 @@ int network_nic_validate(const struct network_env *env, const json_t *nic, struc
 {
 	autoclean(network_freep) struct network *net = NULL;
 	const char *name = json_get_str(nic, "network");
+	const char *parent = json_get_str(nic, "parent");
+	const char *nictype = json_get_str(nic, "nictype");
 	const char *hwaddr = json_get_str(nic, "hwaddr");
+	bool fixed = json_get_str(nic, "ipv4.address") || json_get_str(nic, "ipv6.address");
 	int r;
 
+	/* A bridged nic on a parent= bridge: a managed network's is checked as network=. */
+	if (!name && parent && nictype && streq(nictype, "bridged")) {
+		r = network_load(env, parent, &net, NULL);
+		if (r == -ENOENT && fixed)
+			return error_set(err, -EINVAL,
+					 "Static addresses need a managed network: '%s' is not one",
+					 parent);
+		name = r == 0 ? parent : NULL;
+		network_free(take_ptr(net));
+	}
 	if (!name)
 		return 0;
 	r = network_load(env, name, &net, err);
@@ -871,10 +884,20 @@ int network_nic_validate(const struct network_env *env, const json_t *nic, struc
 	if (hwaddr && !network_hwaddr_is_valid(hwaddr))
 		return error_set(err, -EINVAL,
 				 "Invalid value for 'hwaddr': expected a unicast MAC address");
-	r = nic_check_address(net, nic, "ipv4.address", "ipv4.address", AF_INET, err);
-	if (r < 0)
-		return r;
-	return nic_check_address(net, nic, "ipv6.address", "ipv6.address", AF_INET6, err);
+	/* dnsmasq hands out only what it serves: IPv4 leases, and no DHCPv6 (IPv6 is SLAAC,
+	 * ra-stateless; LXD too needs ipv6.dhcp.stateful, which lodge has not yet). */
+	if (json_get_str(nic, "ipv4.address") &&
+	    !config_get_bool(net->driver->schema, net->config, "ipv4.dhcp"))
+		return error_set(
+			err, -EINVAL,
+			"Cannot use 'ipv4.address': DHCP is off on network '%s' (ipv4.dhcp)",
+			net->name);
+	if (json_get_str(nic, "ipv6.address"))
+		return error_set(err, -EINVAL,
+				 "Cannot use 'ipv6.address': network '%s' gives IPv6 addresses by "
+				 "SLAAC, not stateful DHCPv6",
+				 net->name);
+	return nic_check_address(net, nic, "ipv4.address", "ipv4.address", AF_INET, err);
 }
 
 int network_lease_set(const struct network_env *env, const char *name, const char *owner,
@@ -892,7 +915,7 @@ int network_lease_set(const struct network_env *env, const char *name, const cha
 		return r;
 	if (!net->driver->lease_set)
 		return error_set(err, -EOPNOTSUPP, "Network '%s' has no static leases", name);
-	return net->driver->lease_set(net, owner, lease, err);
+	return net->driver->lease_set(net, owner, lease, 1, err);
 }
 
 int network_lease_remove(const struct network_env *env, const char *name, const char *owner,
@@ -910,4 +933,104 @@ int network_lease_remove(const struct network_env *env, const char *name, const 
 	if (!net->driver->lease_remove)
 		return 0;
 	return net->driver->lease_remove(net, owner, err);
+}
+
+/* The managed network a nic is on: `network=`, or a `parent=` that names one. */
+static const char *nic_network(const json_t *dev, const json_t *networks)
+{
+	const char *type = json_get_str(dev, "type");
+	const char *nictype = json_get_str(dev, "nictype");
+	const char *name = json_get_str(dev, "network");
+	size_t i;
+	json_t *v;
+
+	/* Only a bridged nic is on the bridge, where dnsmasq serves. */
+	if (!type || !streq(type, "nic") || (nictype && !streq(nictype, "bridged")))
+		return NULL;
+	if (!name)
+		name = json_get_str(dev, "parent");
+	json_array_foreach(networks, i, v)
+	{
+		if (name && streq(json_string_value(v), name))
+			return name;
+	}
+	return NULL;
+}
+
+/* The leases of instance's nics on network: a new array of *ret_n (pointing into
+ * devices and config). */
+static struct network_lease *instance_leases(const char *instance, const json_t *config,
+					     const json_t *devices, const char *network,
+					     const json_t *networks, size_t *ret_n)
+{
+	struct network_lease *leases = NULL;
+	const char *devname;
+	json_t *dev;
+	size_t n = 0;
+
+	json_object_foreach((json_t *)devices, devname, dev)
+	{
+		autofree char *hw_key = str_printf("volatile.%s.hwaddr", devname);
+		const char *on = nic_network(dev, networks);
+		const char *hwaddr = json_get_str(dev, "hwaddr");
+
+		if (!on || !streq(on, network))
+			continue;
+		if (!hwaddr)
+			hwaddr = json_get_str(config, hw_key);
+		if (!hwaddr)
+			continue;
+		leases = xrealloc(leases, (n + 1) * sizeof(*leases));
+		leases[n] = (struct network_lease){
+			.hwaddr = hwaddr,
+			.ipv4 = json_get_str(dev, "ipv4.address"),
+			.ipv6 = json_get_str(dev, "ipv6.address"),
+			/* Two nics on one network: only the first answers to the name. */
+			.hostname = n == 0 ? instance : NULL,
+		};
+		n++;
+	}
+	*ret_n = n;
+	return leases;
+}
+
+int network_instance_sync(const struct network_env *env, const char *instance, const json_t *config,
+			  const json_t *devices, struct error *err)
+{
+	NETWORK_LOCK_GUARD();
+	struct db_network **rows = NULL;
+	autojson json_t *names = json_array();
+	size_t n_rows = 0, i;
+	int r;
+
+	if (!object_name_is_valid(instance))
+		return error_set(err, -EINVAL, "Invalid lease owner '%s'",
+				 config_value_is_safe(instance) ? instance : "");
+	r = db_network_list(env->db, &rows, &n_rows, err);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n_rows; i++)
+		(void)json_array_append_new(names, json_string(rows[i]->name));
+	/* Every network is brought up to date even when one fails: the first error is kept. */
+	for (i = 0; i < n_rows; i++) {
+		autoclean(network_freep) struct network *net = NULL;
+		autofree struct network_lease *leases = NULL;
+		struct error e = ERROR_INIT;
+		size_t n = 0;
+		int k;
+
+		k = network_from_db(env, rows[i], &net, &e);
+		if (k == 0 && net->driver->lease_set) {
+			if (devices)
+				leases = instance_leases(instance, config, devices, net->name,
+							 names, &n);
+			k = n > 0 ? net->driver->lease_set(net, instance, leases, n, &e)
+				  : net->driver->lease_remove(net, instance, &e);
+		}
+		if (k < 0 && r == 0)
+			r = error_set(err, k, "%s", error_message(&e));
+		error_clear(&e);
+	}
+	db_network_list_free(rows, n_rows);
+	return r;
 }

@@ -89,9 +89,9 @@ struct network_driver {
 	/* Optional: DHCP leases, as a new JSON array of NetworkLease. */
 	int (*leases)(struct network *net, json_t **ret, struct error *err);
 	/* Optional: static leases. owner names the instance (a file name); set replaces its
-	 * previous lease. Blocks briefly (signals dnsmasq). */
-	int (*lease_set)(struct network *net, const char *owner, const struct network_lease *lease,
-			 struct error *err);
+	 * previous leases by these n (one per nic). Blocks briefly (signals dnsmasq). */
+	int (*lease_set)(struct network *net, const char *owner, const struct network_lease *leases,
+			 size_t n, struct error *err);
 	int (*lease_remove)(struct network *net, const char *owner, struct error *err);
 };
 
@@ -194,6 +194,16 @@ int network_lease_set(const struct network_env *env, const char *name, const cha
 /* Forgets owner's static lease on network name (no error when it had none). Blocks. */
 int network_lease_remove(const struct network_env *env, const char *name, const char *owner,
 			 struct error *err);
+
+/* Makes the static leases (dnsmasq dhcp-host lines: MAC, fixed address, DNS name) of
+ * instance match its nics, on every managed network: each nic of devices (expanded) with
+ * `network=` naming a managed network, or `parent=` naming one, gives a line with its MAC
+ * (`hwaddr`, else `volatile.<nic>.hwaddr` of config), its `ipv4.address`/`ipv6.address`
+ * and the instance name; networks none of its nics is on lose the instance's lease.
+ * devices NULL: the instance is gone (delete, or the old name of a rename). Nics without
+ * a MAC address yet are skipped. Blocks. */
+int network_instance_sync(const struct network_env *env, const char *instance, const json_t *config,
+			  const json_t *devices, struct error *err);
 
 /* True when hwaddr is a unicast MAC address written as six ':'-separated hex pairs. */
 bool network_hwaddr_is_valid(const char *hwaddr);

@@ -18,7 +18,7 @@ PACKAGES=(
 	lxc-dev lxc libjansson-dev libyaml-dev libarchive-dev check
 	busybox-static squashfs-tools uidmap curl jq openssl python3 python3-websockets
 	lxd-client python3-pylxd
-	iproute2 nftables dnsmasq-base
+	iproute2 nftables dnsmasq-base dnsmasq-utils util-linux
 )
 
 deps() {

@@ -30,6 +30,9 @@ set -e
 assert_eq "$rc" 7 "exec exit code"
 assert_eq "$(lxc exec c1 --env FOO=bar -- sh -c 'echo $FOO')" bar "exec --env"
 assert_eq "$(echo piped | lxc exec c1 -- cat)" piped "exec stdin"
+# More stdin than lodged buffers, to a reader slower than the client: nothing is lost
+# (the client's stream is paused, not cut).
+assert_eq "$(head -c 50M /dev/zero | lxc exec c1 -- sh -c 'sleep 1; wc -c' | tr -d ' ')" 52428800 "exec stdin with back pressure"
 assert_eq "$(lxc exec c1 -- id -u)" 0 "exec as root"
 assert_eq "$(lxc exec c1 --user 1000 -- id -u)" 1000 "exec --user"
 assert_eq "$(lxc exec c1 --cwd /tmp -- pwd)" /tmp "exec --cwd"
@@ -123,10 +126,20 @@ fi
 if lxc config set c1 raw.lxc "lxc.init.cmd=/bin/evil" 2>/dev/null; then
 	fail "raw.lxc accepted"
 fi
+# config edit (YAML on stdin, a PUT with the ETag): a description and a user key.
+lxc config show c1 | sed 's/^description: .*/description: edited/; s/^config:$/config:\n  user.edited: "yes"/' |
+	lxc config edit c1 || fail "config edit"
+assert_eq "$(lxc config get c1 user.edited)" yes "config edit: key"
+assert_eq "$(lxc list c1 --format json | jq -r '.[0].description')" edited "config edit: description"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config edit kept the other keys"
+printf 'config:\n  limits.memory: lots\n' | lxc config edit c1 2>/dev/null && fail "config edit with a bad value"
+assert_eq "$(lxc config get c1 limits.memory)" 64MiB "a refused edit changed nothing"
 
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'
 lxc snapshot c1 s0 || fail "snapshot"
+out=$(lxc snapshot c1 s0 2>&1) && fail "a second snapshot s0 was accepted"
+assert_match "$out" "Snapshot 'c1/s0' already exists" "duplicate snapshot message"
 lxc exec c1 -- sh -c 'echo after > /root/state'
 assert_eq "$(lxc info c1 | grep -c 's0')" 1 "snapshot listed"
 lxc restore c1 s0 || fail "restore"
@@ -150,7 +163,11 @@ assert_eq "$(lxc exec c1snap -- cat /root/state)" before "file in the snapshot c
 lxc copy c1 c1copy 2>/dev/null && fail "copy over an existing instance"
 lxc copy nosuch c2 2>/dev/null && fail "copy of a missing instance"
 lxc copy c1/nosuch c2 2>/dev/null && fail "copy of a missing snapshot"
-lxc delete -f c1copy c1snap || fail "delete the copies"
+lxc stop -f c1snap || fail "stop the snapshot copy"
+lxc move c1snap c1moved || fail "rename"
+lxc start c1moved || fail "start after a rename"
+assert_eq "$(lxc exec c1moved -- cat /etc/hostname)" c1moved "hostname template on rename"
+lxc delete -f c1copy c1moved || fail "delete the copies"
 lxc delete c1/s1 || fail "snapshot delete after copy"
 
 # profiles

@@ -57,6 +57,17 @@ use_netns() {
 	ip -n "$NETNS" link set lo up
 }
 
+# dnsmasq outlives lodged by design: stops the ones of the test's networks (found by their
+# pid files in $LODGE_DIR). Register with at_exit after the state directory's cleanup, so
+# it runs first.
+kill_dnsmasqs() {
+	local f
+	for f in "$LODGE_DIR"/networks/*/dnsmasq.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	true
+}
+
 # Shell commands that mount the host's cgroup hierarchies again under /sys/fs/cgroup, read
 # from this mount namespace's table (v1, v2 or hybrid, as found).
 cgroup_remount_script() {

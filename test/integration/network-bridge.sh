@@ -32,13 +32,6 @@ SOCK="$LODGE_DIR/unix.socket"
 at_exit 'rm -rf "$LODGE_DIR"'
 # dnsmasq outlives lodged by design; the test's own ones go when it ends.
 at_exit 'kill_dnsmasqs'
-kill_dnsmasqs() {
-	local f
-	for f in "$LODGE_DIR"/networks/*/dnsmasq.pid; do
-		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
-	done
-	true
-}
 
 # Like lib.sh's daemon_start, inside the namespace, asking for the default network.
 netns_daemon_start() {

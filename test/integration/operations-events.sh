@@ -21,7 +21,7 @@ PY
 listener=$!
 for _ in $(seq 50); do grep -q ready "$LODGE_DIR/events.json" 2>/dev/null && break; sleep 0.1; done
 
-reply=$(expect_status 202 POST /internal/testing/operations '{"duration_ms":300}')
+reply=$(expect_status 202 POST /internal/testing/operations '{"duration_ms":2000}')
 op=$(jq -r .operation <<<"$reply")
 assert_match "$op" '^/1.0/operations/[0-9a-f-]{36}$' "operation URL"
 assert_eq "$(jq -r .type <<<"$reply")" async "async envelope"

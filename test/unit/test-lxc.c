@@ -377,7 +377,7 @@ START_TEST(test_conf_nics_and_unix_devices)
 	error_clear(&err);
 	ck_assert_int_eq(
 		build(&cg, "{}",
-		      "{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"eth0\"}}",
+		      "{\"e\": {\"type\": \"nic\", \"nictype\": \"ipvlan\", \"parent\": \"eth0\"}}",
 		      &test_map, &text, &err),
 		-EOPNOTSUPP);
 	error_clear(&err);
@@ -390,6 +390,68 @@ START_TEST(test_conf_nics_and_unix_devices)
 	ck_assert_int_eq(build(&cg, "{}", "{\"g\": {\"type\": \"gpu\"}}", &test_map, &text, &err),
 			 -EOPNOTSUPP);
 	error_clear(&err);
+}
+END_TEST
+
+/* macvlan, p2p and physical nics: their liblxc types, MACs and host ends. */
+START_TEST(test_conf_nic_types)
+{
+	struct cgroup_info cg = hybrid();
+	autojson json_t *config = json_object();
+	autojson json_t *devices = json_or_die(
+		"{\"m\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"dum0\"},"
+		" \"p\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"name\": \"eth1\"},"
+		" \"x\": {\"type\": \"nic\", \"nictype\": \"physical\", \"parent\": \"dum1\","
+		" \"mtu\": \"1300\"}}");
+	autofree char *text = NULL;
+	autofree char *config_text = NULL;
+	autofree char *devices_text = NULL;
+	autofree char *line = NULL;
+	struct error err = ERROR_INIT;
+
+	/* MACs for macvlan and p2p, a host end for p2p only; physical keeps its own. */
+	ck_assert_int_eq(lxc_volatile_fill(config, config, devices), 3);
+	ck_assert_ptr_nonnull(json_get_str(config, "volatile.m.hwaddr"));
+	ck_assert_ptr_null(json_get_str(config, "volatile.m.host_name"));
+	ck_assert_ptr_nonnull(json_get_str(config, "volatile.p.host_name"));
+	ck_assert_ptr_null(json_get_str(config, "volatile.x.hwaddr"));
+	config_text = json_to_string(config);
+	devices_text = json_to_string(devices);
+	ck_assert_int_eq(build(&cg, config_text, devices_text, &test_map, &text, &err), 0);
+	ck_assert(has_line(text, "lxc.net.0.type = macvlan"));
+	ck_assert(has_line(text, "lxc.net.0.link = dum0"));
+	ck_assert(has_line(text, "lxc.net.0.macvlan.mode = bridge"));
+	line = str_printf("lxc.net.0.hwaddr = %s", json_get_str(config, "volatile.m.hwaddr"));
+	ck_assert(has_line(text, line));
+	ck_assert(has_line(text, "lxc.net.1.type = veth"));
+	ck_assert(has_line(text, "lxc.net.1.name = eth1"));
+	ck_assert(!strstr(text, "lxc.net.1.link"));
+	free(line);
+	line = str_printf("lxc.net.1.veth.pair = %s", json_get_str(config, "volatile.p.host_name"));
+	ck_assert(has_line(text, line));
+	ck_assert(has_line(text, "lxc.net.2.type = phys"));
+	ck_assert(has_line(text, "lxc.net.2.link = dum1"));
+	ck_assert(has_line(text, "lxc.net.2.mtu = 1300"));
+	ck_assert(!strstr(text, "lxc.net.2.hwaddr"));
+	free(text);
+	text = NULL;
+
+	/* What each type refuses. */
+	static const char *const bad[] = {
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"parent\": \"br0\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"physical\", \"parent\": \"d\","
+		" \"host_name\": \"v1\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"macvlan\", \"parent\": \"d\","
+		" \"network\": \"br0\"}}",
+		"{\"e\": {\"type\": \"nic\", \"nictype\": \"p2p\", \"ipv4.address\": \"10.0.0.2\"}}",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		ck_assert_int_eq(build(&cg, "{\"volatile.e.hwaddr\": \"00:16:3e:00:00:01\"}",
+				       bad[i], &test_map, &text, &err),
+				 -EINVAL);
+		error_clear(&err);
+	}
 }
 END_TEST
 
@@ -1491,6 +1553,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_conf_refuses_injection);
 	tcase_add_test(tc, test_conf_disk_paths);
 	tcase_add_test(tc, test_conf_nics_and_unix_devices);
+	tcase_add_test(tc, test_conf_nic_types);
 	tcase_add_test(tc, test_conf_missing_controller);
 	tcase_add_test(tc, test_limits_parse);
 	tcase_add_test(tc, test_live_reset_items);
