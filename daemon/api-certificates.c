@@ -41,9 +41,10 @@
 struct cert_add {
 	json_t *body;
 	char *password;
-	char *peer_pem;	    /* the TLS client's certificate, NULL on the unix socket */
-	char *peer_address; /* its IP, the name of last resort */
-	char *stored_hash;  /* core.trust_password as stored */
+	char *peer_pem;	       /* the TLS client's certificate, NULL on the unix socket */
+	char *peer_address;    /* its IP, the name of last resort */
+	char *stored_hash;     /* core.trust_password as stored */
+	struct auth *checking; /* holds a password check slot (auth_password_check_begin) */
 };
 
 static void cert_add_free(void *data)
@@ -52,6 +53,8 @@ static void cert_add_free(void *data)
 
 	if (!job)
 		return;
+	if (job->checking)
+		auth_password_check_end(job->checking);
 	json_decref(job->body);
 	free(job->password);
 	free(job->peer_pem);
@@ -393,7 +396,7 @@ static int cert_password_check(void *data, struct error *err)
 {
 	struct cert_add *job = data;
 
-	if (!job->stored_hash || !server_config_password_matches(job->stored_hash, job->password))
+	if (!server_config_password_matches(job->stored_hash, job->password))
 		return error_set(err, -EACCES, "not authorized");
 	return 0;
 }
@@ -435,6 +438,16 @@ static int cert_add_untrusted(struct api_request *req, struct cert_add *job)
 		cert_add_free(job);
 		return api_reply_errorf(req, -EIO, "Failed to read the trust password");
 	}
+	if (!job->stored_hash) {
+		cert_add_free(job);
+		return api_reply_errorf(req, -EACCES, "not authorized");
+	}
+	if (!auth_password_check_begin(req->d->auth)) {
+		cert_add_free(job);
+		return api_reply_errorf(
+			req, -EUNATCH, "Too many trust password attempts at once, try again later");
+	}
+	job->checking = req->d->auth;
 	return api_reply_from_worker(req, cert_password_check, cert_add_finish, cert_add_free, job);
 }
 

@@ -31,7 +31,8 @@ struct auth {
 	struct daemon *d;
 	struct auth_cert *certs; /* client certificates only: metrics ones trust nothing here */
 	size_t n_certs;
-	struct list_head tokens; /* struct auth_token, pending ones */
+	struct list_head tokens;  /* struct auth_token, pending ones */
+	unsigned password_checks; /* running on workers */
 };
 
 /* The data of a token operation. */
@@ -383,6 +384,19 @@ int auth_token_redeem(struct auth *a, const char *password, json_t **ret_request
 		return error_set(err, -EACCES, "Token has expired");
 	*ret_request = take_ptr(request);
 	return 0;
+}
+
+bool auth_password_check_begin(struct auth *a)
+{
+	if (a->password_checks >= AUTH_PASSWORD_CHECKS)
+		return false;
+	a->password_checks++;
+	return true;
+}
+
+void auth_password_check_end(struct auth *a)
+{
+	a->password_checks--;
 }
 
 int auth_expiry_parse(const char *expr, long long now, long long *ret)

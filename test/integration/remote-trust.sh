@@ -71,6 +71,19 @@ assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length
 tls_expect 403 stranger POST /1.0/certificates '{"type": "client", "token": true}' >/dev/null
 tls_expect 403 stranger POST /1.0/certificates '{"type": "client"}' >/dev/null
 
+# Guessing in parallel: every attempt is refused (403), or turned away before any scrypt
+# work when two checks already run (503); the password still works afterwards.
+guessers=
+for i in $(seq 24); do
+	curl -sk -o /dev/null -w '%{http_code}\n' --cert "$WORK/stranger.crt" --key "$WORK/stranger.key" \
+		-X POST -H 'Content-Type: application/json' --data-binary "{\"password\": \"guess$i\"}" \
+		"$URL/1.0/certificates" >>"$WORK/guesses" &
+	guessers="$guessers $!"
+done
+wait $guessers
+assert_eq "$(sort -u "$WORK/guesses" | grep -cvE '^(403|503)$')" 0 "parallel guesses: $(sort "$WORK/guesses" | uniq -c | tr '\n' ' ')"
+echo "parallel password guesses: $(sort "$WORK/guesses" | uniq -c | tr '\n' ' ')"
+
 # --- the trust password, with curl ---------------------------------------------------------
 mkcert pw
 tls_expect 201 pw POST /1.0/certificates '{"type": "client", "password": "sekrit"}' >/dev/null
