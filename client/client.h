@@ -201,4 +201,5 @@ extern const struct command command_stop;
 extern const struct command command_monitor;
 extern const struct command command_operation;
 extern const struct command command_remote;
+extern const struct command command_storage;
 extern const struct command command_version;

@@ -341,31 +341,32 @@ static json_t *instance_render(struct api_request *req, struct instance *inst, i
 	return j;
 }
 
-/* GET /1.0/instances */
-static int api_instances_get(struct api_request *req)
+/* GET /1.0/instances on a worker: a hundred running containers' state takes tens of
+ * milliseconds the loop should spend serving others. The worker reads req, which stays
+ * put until the reply (api_reply_from_worker()). */
+struct list_job {
+	struct api_request *req;
+	struct filter *filter;
+	json_t *out;
+};
+
+static int list_work(void *data, struct error *err)
 {
-	autoclean(error_clear) struct error err = ERROR_INIT;
-	autoclean(filter_freep) struct filter *filter = NULL;
+	struct list_job *job = data;
+	struct api_request *req = job->req;
 	autojson json_t *rows = NULL, *profiles = NULL;
-	const char *filter_s = api_query(req, "filter");
 	const char *type = api_query(req, "instance-type");
 	bool containers_only = str_has_prefix(req->path, "/1.0/containers");
-	json_t *out, *row;
+	json_t *row;
 	size_t i;
 	int r;
 
-	/* `filter=` (api_filtering): `lxc list` sends it, often empty. */
-	if (!str_is_empty(filter_s)) {
-		r = filter_parse(filter_s, &filter, &err);
-		if (r < 0)
-			return api_reply_error(req, &err);
-	}
-	r = db_instance_list(req->d->db, &rows, &err);
+	r = db_instance_list(req->d->db, &rows, err);
 	if (r == 0)
-		r = instance_profiles_load(req->d->db, &profiles, &err);
+		r = instance_profiles_load(req->d->db, &profiles, err);
 	if (r < 0)
-		return api_reply_error(req, &err);
-	out = json_array();
+		return r;
+	job->out = json_array();
 	json_array_foreach(rows, i, row)
 	{
 		autoclean(instance_freep) struct instance *inst = NULL;
@@ -380,12 +381,12 @@ static int api_instances_get(struct api_request *req)
 		if (instance_from_row(row, &inst, NULL) < 0 ||
 		    instance_expand_known(profiles, inst, NULL) < 0)
 			continue;
-		if (!filter) {
-			json_array_append_new(out, instance_render(req, inst, req->recursion));
+		if (!job->filter) {
+			json_array_append_new(job->out, instance_render(req, inst, req->recursion));
 			continue;
 		}
 		full = instance_render(req, inst, req->recursion > 0 ? req->recursion : 1);
-		if (!filter_match(filter, full)) {
+		if (!filter_match(job->filter, full)) {
 			json_decref(full);
 			continue;
 		}
@@ -393,9 +394,41 @@ static int api_instances_get(struct api_request *req)
 			json_decref(full);
 			full = instance_render(req, inst, 0);
 		}
-		json_array_append_new(out, full);
+		json_array_append_new(job->out, full);
 	}
-	return api_reply_sync(req, out);
+	return 0;
+}
+
+static int list_reply(struct api_request *req, void *data)
+{
+	struct list_job *job = data;
+
+	return api_reply_sync(req, take_ptr(job->out));
+}
+
+static void list_job_free(void *data)
+{
+	struct list_job *job = data;
+
+	filter_free(job->filter);
+	json_decref(job->out);
+	free(job);
+}
+
+/* GET /1.0/instances */
+static int api_instances_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	struct list_job *job = xcalloc(1, sizeof(*job));
+	const char *filter_s = api_query(req, "filter");
+
+	job->req = req;
+	/* `filter=` (api_filtering): `lxc list` sends it, often empty. */
+	if (!str_is_empty(filter_s) && filter_parse(filter_s, &job->filter, &err) < 0) {
+		list_job_free(job);
+		return api_reply_error(req, &err);
+	}
+	return api_reply_from_worker(req, list_work, list_reply, list_job_free, job);
 }
 
 /* GET /1.0/instances/{name} */

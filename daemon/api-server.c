@@ -56,6 +56,8 @@ static const char *const api_extensions[] = {
 	"images_expiry",
 	"storage",
 	"storage_api_volume_rename",
+	"storage_api_volume_snapshots",
+	"storage_api_local_volume_handling",
 	"storage_volume_state",
 	"instances",
 	"container_full",

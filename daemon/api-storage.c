@@ -10,7 +10,9 @@
 #include "daemon/api.h"
 #include "daemon/daemon.h"
 #include "daemon/events.h"
+#include "daemon/operations.h"
 #include "daemon/router.h"
+#include "instance/lifecycle.h"
 #include "lib/config.h"
 #include "lib/json.h"
 #include "lib/str.h"
@@ -24,7 +26,9 @@ struct storage_job;
 typedef int (*storage_job_fn)(struct storage_job *job, struct error *err);
 
 struct storage_job {
-	struct api_request *req;
+	struct api_request *req; /* NULL when the job runs as an operation */
+	struct daemon *d;
+	struct api_identity identity;
 	storage_job_fn run;
 	struct db *db;
 	char *dir;
@@ -89,10 +93,61 @@ static struct storage_job *storage_job_new(struct api_request *req, storage_job_
 	struct storage_job *job = xcalloc(1, sizeof(*job));
 
 	job->req = req;
+	job->d = req->d;
+	job->identity = req->identity;
 	job->run = run;
 	job->db = req->d->db;
 	job->dir = xstrdup(req->d->dir);
 	return job;
+}
+
+static int storage_op_run(struct operation *op, struct error *err)
+{
+	struct storage_job *job = op->data;
+
+	return job->run(job, err);
+}
+
+static void storage_op_done(struct operation *op)
+{
+	struct storage_job *job = op->data;
+
+	if (op->status == OPERATION_SUCCESS && job->lifecycle)
+		events_lifecycle(job->d->events, "default", job->lifecycle, job->source, NULL,
+				 &job->identity);
+}
+
+static void storage_op_free(void *data)
+{
+	storage_job_free(data);
+}
+
+static const struct operation_ops storage_op_ops = {
+	.run = storage_op_run,
+	.done = storage_op_done,
+	.free = storage_op_free,
+};
+
+/* Runs job as an operation and replies 202 (what the clients wait on for volume snapshots,
+ * copies and moves). resource is the URL the operation touches. Takes job. */
+static int storage_job_start_op(struct api_request *req, struct storage_job *job,
+				const char *description, const char *resource)
+{
+	struct operation *op;
+	int r;
+
+	job->req = NULL;
+	op = operation_new(req->d, OPERATION_TASK, description,
+			   json_pack("{s:[s]}", "storage_volumes", resource), &storage_op_ops, job);
+	operation_ref(op);
+	r = operation_start(op);
+	if (r < 0) {
+		operation_unref(op);
+		return api_reply_errorf(req, r, "Failed to start the operation");
+	}
+	r = api_reply_async(req, op);
+	operation_unref(op);
+	return r;
 }
 
 /* Queues job and defers the reply until it is done. */
@@ -459,6 +514,69 @@ static int volume_create_run(struct storage_job *job, struct error *err)
 	return 0;
 }
 
+static int volume_copy_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *src_pool = NULL, *dst_pool = NULL;
+	const json_t *source = json_object_get(job->body, "source");
+	bool volume_only = false;
+	int r;
+
+	(void)json_get_bool(source, "volume_only", &volume_only);
+	r = storage_pool_load(job->db, job->dir, json_get_str(source, "pool"), &src_pool, err);
+	if (r >= 0)
+		r = storage_pool_load(job->db, job->dir, job->pool, &dst_pool, err);
+	if (r >= 0)
+		r = storage_volume_copy_custom(src_pool, json_get_str(source, "name"), dst_pool,
+					       job->name, !volume_only, err);
+	if (r < 0)
+		return r;
+	job->lifecycle = xstrdup("storage-volume-created");
+	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s", job->pool, job->name);
+	return 0;
+}
+
+/* POST .../volumes/custom {"name", "source": {"type": "copy", "pool", "name",
+ * "volume_only"}}: an operation, as the clients expect. Takes body. */
+static int volume_copy_start(struct api_request *req, const char *name, json_t *body)
+{
+	static const char *const keys[] = { "pool", "name", "location", "project" };
+	static const json_type types[] = { JSON_STRING, JSON_STRING, JSON_STRING, JSON_STRING };
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	const json_t *source = json_object_get(body, "source");
+	autofree char *url = NULL;
+	struct storage_job *job;
+	bool refresh = false;
+	int r;
+
+	r = body_check(source, keys, types, ARRAY_SIZE(keys), &err);
+	if (r < 0) {
+		json_decref(body);
+		return api_reply_error(req, &err);
+	}
+	r = storage_name_check("storage volume", name, &err);
+	if (r >= 0)
+		r = storage_name_check("storage volume", json_get_str(source, "name"), &err);
+	if (r >= 0)
+		r = storage_name_check("storage pool", json_get_str(source, "pool"), &err);
+	if (r < 0) {
+		json_decref(body);
+		return api_reply_error(req, &err);
+	}
+	(void)json_get_bool(source, "refresh", &refresh);
+	if (refresh || !str_is_empty(json_get_str(source, "location"))) {
+		json_decref(body);
+		return api_reply_errorf(
+			req, -EOPNOTSUPP,
+			"Refreshing or migrating storage volumes is not supported yet");
+	}
+	url = str_printf("/1.0/storage-pools/%s/volumes/custom/%s", api_param(req, "pool"), name);
+	job = storage_job_new(req, volume_copy_run);
+	job->pool = xstrdup(api_param(req, "pool"));
+	job->name = xstrdup(name);
+	job->body = body;
+	return storage_job_start_op(req, job, "Copying storage volume", url);
+}
+
 /* POST /1.0/storage-pools/{pool}/volumes[/{type}] {"name", "type", "config", "description",
  * "content_type", "source"}: custom volumes only, created empty. */
 static int volumes_post(struct api_request *req, const char *path_type)
@@ -496,7 +614,7 @@ static int volumes_post(struct api_request *req, const char *path_type)
 	r = body_str(json_object_get(body, "source"), "type", &source_type, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
-	if (!str_is_empty(source_type))
+	if (!str_is_empty(source_type) && !streq(source_type, "copy"))
 		return api_reply_errorf(
 			req, -EOPNOTSUPP,
 			"Creating storage volumes from a source ('%s') is not supported yet",
@@ -504,6 +622,8 @@ static int volumes_post(struct api_request *req, const char *path_type)
 	name = json_get_str(body, "name");
 	if (str_is_empty(name))
 		return api_reply_errorf(req, -EINVAL, "No name provided");
+	if (!str_is_empty(source_type))
+		return volume_copy_start(req, name, take_ptr(body));
 
 	job = storage_job_new(req, volume_create_run);
 	job->pool = xstrdup(api_param(req, "pool"));
@@ -619,6 +739,35 @@ static int volume_patch_run(struct storage_job *job, struct error *err)
 	return volume_update_run(job, true, err);
 }
 
+/* PUT {"restore": "<snapshot>"}: the volume's contents become the snapshot's. */
+static int volume_restore_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	const struct instance_env env = { .db = job->db, .dir = job->dir };
+	autojson json_t *users = NULL;
+	autofree char *running = NULL;
+	int r;
+
+	/* A running instance keeps the contents it mounted: LXD refuses, so do we. */
+	r = job_volume_load(job, &pool, &vol, err);
+	if (r >= 0)
+		r = storage_volume_users(pool, vol, &users, err);
+	if (r < 0)
+		return r;
+	if (instance_running_user(&env, users, NULL, &running) > 0)
+		return error_set(
+			err, -EBUSY,
+			"Storage volume '%s' is in use by running instance '%s': stop it first",
+			job->name, running);
+	r = storage_volume_snapshot_restore(pool, job->type, job->name, job->new_name, err);
+	if (r < 0)
+		return r;
+	job->lifecycle = xstrdup("storage-volume-restored");
+	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s", job->pool, job->name);
+	return 0;
+}
+
 /* Refuses to change a volume that belongs to an instance or an image through this API. */
 static int path_volume_custom(struct api_request *req, enum storage_volume_type *ret)
 {
@@ -664,12 +813,11 @@ static int api_volume_update(struct api_request *req, bool patch)
 	r = api_request_check_etag(req, etag);
 	if (r < 0)
 		return r;
-	if (!str_is_empty(json_get_str(body, "restore")))
-		return api_reply_errorf(
-			req, -EOPNOTSUPP,
-			"Restoring custom volume snapshots through the API is not supported yet");
-
 	job = storage_job_new(req, patch ? volume_patch_run : volume_put_run);
+	if (!str_is_empty(json_get_str(body, "restore"))) {
+		job->run = volume_restore_run;
+		job->new_name = xstrdup(json_get_str(body, "restore"));
+	}
 	job->pool = xstrdup(api_param(req, "pool"));
 	job->name = xstrdup(api_param(req, "name"));
 	job->type = type;
@@ -706,6 +854,25 @@ static int volume_rename_run(struct storage_job *job, struct error *err)
 	return 0;
 }
 
+static int volume_move_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL, *dst_pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	const char *target = json_get_str(job->body, "pool");
+	int r;
+
+	r = job_volume_load(job, &pool, &vol, err);
+	if (r >= 0)
+		r = storage_pool_load(job->db, job->dir, target, &dst_pool, err);
+	if (r >= 0)
+		r = storage_volume_move_custom(pool, vol, dst_pool, job->new_name, err);
+	if (r < 0)
+		return r;
+	job->lifecycle = xstrdup("storage-volume-created");
+	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s", target, job->new_name);
+	return 0;
+}
+
 /* POST /1.0/storage-pools/{pool}/volumes/custom/{name} {"name", "pool", "migration"}:
  * renames within the pool (201 with the new Location, as LXD answers). */
 static int api_volume_post(struct api_request *req)
@@ -735,16 +902,30 @@ static int api_volume_post(struct api_request *req)
 	if (migration)
 		return api_reply_errorf(req, -EOPNOTSUPP,
 					"Migrating storage volumes is not supported yet");
-	if (!str_is_empty(target_pool) && !streq(target_pool, api_param(req, "pool")))
-		return api_reply_errorf(
-			req, -EOPNOTSUPP,
-			"Moving storage volumes between pools is not supported yet");
 	if (!str_is_empty(project) && !streq(project, "default"))
 		return api_reply_errorf(req, -EOPNOTSUPP,
 					"Moving storage volumes between projects is not supported");
 	name = json_get_str(body, "name");
 	if (str_is_empty(name))
 		return api_reply_errorf(req, -EINVAL, "No name provided");
+	r = storage_name_check("storage volume", name, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (!str_is_empty(target_pool) && !streq(target_pool, api_param(req, "pool"))) {
+		r = storage_name_check("storage pool", target_pool, &err);
+		if (r < 0)
+			return api_reply_error(req, &err);
+		autofree char *url = str_printf("/1.0/storage-pools/%s/volumes/custom/%s",
+						api_param(req, "pool"), api_param(req, "name"));
+
+		job = storage_job_new(req, volume_move_run);
+		job->pool = xstrdup(api_param(req, "pool"));
+		job->name = xstrdup(api_param(req, "name"));
+		job->new_name = xstrdup(name);
+		job->type = type;
+		job->body = take_ptr(body);
+		return storage_job_start_op(req, job, "Moving storage volume", url);
+	}
 
 	job = storage_job_new(req, volume_rename_run);
 	job->pool = xstrdup(api_param(req, "pool"));
@@ -830,6 +1011,221 @@ static int api_volume_state(struct api_request *req)
 	return storage_job_queue(req, job);
 }
 
+/* ---- volume snapshots ------------------------------------------------------------------ */
+
+/* GET .../volumes/{type}/{name}/snapshots */
+static int api_volume_snapshots_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	json_t *list = NULL;
+	int r;
+
+	r = path_volume_load(req, &pool, &vol);
+	if (r < 0)
+		return r;
+	r = storage_volume_snapshots_list_json(pool, vol, req->recursion > 0, &list, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	return api_reply_sync(req, list);
+}
+
+/* Announces action on the snapshot job->new_name when r says the job succeeded. */
+static int snapshot_job_done(struct storage_job *job, int r, const char *action)
+{
+	if (r < 0)
+		return r;
+	job->lifecycle = xstrdup(action);
+	job->source = str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s", job->pool,
+				 job->name, job->new_name);
+	return 0;
+}
+
+static int snapshot_create_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
+	if (r >= 0)
+		r = storage_volume_snapshot_create(pool, job->type, job->name, job->new_name, err);
+	return snapshot_job_done(job, r, "storage-volume-snapshot-created");
+}
+
+/* A job on the custom volume of the path (and its snapshot, when the path names one). */
+static int snapshot_job_new(struct api_request *req, storage_job_fn run, struct storage_job **ret)
+{
+	enum storage_volume_type type;
+	struct storage_job *job;
+	int r;
+
+	r = path_volume_custom(req, &type);
+	if (r < 0)
+		return r;
+	job = storage_job_new(req, run);
+	job->pool = xstrdup(api_param(req, "pool"));
+	job->name = xstrdup(api_param(req, "name"));
+	job->type = type;
+	*ret = job;
+	return 0;
+}
+
+static int snapshot_op_start(struct api_request *req, struct storage_job *job,
+			     const char *description)
+{
+	autofree char *url =
+		str_printf("/1.0/storage-pools/%s/volumes/custom/%s", job->pool, job->name);
+
+	return storage_job_start_op(req, job, description, url);
+}
+
+/* POST .../volumes/custom/{name}/snapshots {"name"}: an operation. LXD names an unnamed
+ * snapshot snap<N>. */
+static int api_volume_snapshots_post(struct api_request *req)
+{
+	static const char *const keys[] = { "name", "expires_at" };
+	static const json_type types[] = { JSON_STRING, JSON_STRING };
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	autojson json_t *body = NULL, *snaps = NULL;
+	struct storage_job *job = NULL;
+	const char *name;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	r = body_check(body, keys, types, ARRAY_SIZE(keys), &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	r = path_volume_load(req, &pool, &vol);
+	if (r < 0)
+		return r;
+	r = snapshot_job_new(req, snapshot_create_run, &job);
+	if (r < 0)
+		return r;
+	name = json_get_str(body, "name");
+	if (!str_is_empty(name)) {
+		r = storage_name_check("snapshot", name, &err);
+		if (r < 0) {
+			storage_job_free(job);
+			return api_reply_error(req, &err);
+		}
+		job->new_name = xstrdup(name);
+	} else if (storage_volume_snapshots_list_json(pool, vol, false, &snaps, NULL) == 0) {
+		/* The first free snap<N>. */
+		for (size_t n = 0; !job->new_name; n++) {
+			autofree char *candidate = str_printf("snap%zu", n);
+			autofree char *url =
+				str_printf("/1.0/storage-pools/%s/volumes/custom/%s/snapshots/%s",
+					   job->pool, job->name, candidate);
+			bool taken = false;
+			size_t i;
+			json_t *u;
+
+			json_array_foreach(snaps, i, u)
+			{
+				taken = taken || streq(json_string_value(u), url);
+			}
+			if (!taken)
+				job->new_name = take_ptr(candidate);
+		}
+	}
+	return snapshot_op_start(req, job, "Creating storage volume snapshot");
+}
+
+/* GET .../volumes/{type}/{name}/snapshots/{snapshot} */
+static int api_volume_snapshot_get(struct api_request *req)
+{
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL, *snap = NULL;
+	autofree char *snap_name = NULL;
+	json_t *j = NULL;
+	int r;
+
+	r = path_volume_load(req, &pool, &vol);
+	if (r < 0)
+		return r;
+	snap_name = str_printf("%s/%s", vol->name, api_param(req, "snapshot"));
+	r = storage_volume_load(pool, vol->type, snap_name, &snap, &err);
+	if (r >= 0)
+		r = storage_volume_to_json(pool, snap, &j, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	(void)json_object_set_new(j, "name", json_string(api_param(req, "snapshot")));
+	(void)json_object_set_new(j, "expires_at", json_time(0, 0));
+	return api_reply_sync(req, j);
+}
+
+static int snapshot_rename_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	const char *snap = json_get_str(job->body, "snapshot");
+	int r;
+
+	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
+	if (r >= 0)
+		r = storage_volume_snapshot_rename(pool, job->type, job->name, snap, job->new_name,
+						   err);
+	return snapshot_job_done(job, r, "storage-volume-snapshot-renamed");
+}
+
+/* POST .../volumes/custom/{name}/snapshots/{snapshot} {"name"}: renames; an operation. */
+static int api_volume_snapshot_post(struct api_request *req)
+{
+	static const char *const keys[] = { "name" };
+	static const json_type types[] = { JSON_STRING };
+	autoclean(error_clear) struct error err = ERROR_INIT;
+	autojson json_t *body = NULL;
+	struct storage_job *job = NULL;
+	int r;
+
+	r = api_request_json(req, &body);
+	if (r < 0)
+		return r;
+	r = body_check(body, keys, types, ARRAY_SIZE(keys), &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	if (str_is_empty(json_get_str(body, "name")))
+		return api_reply_errorf(req, -EINVAL, "No name provided");
+	r = storage_name_check("snapshot", json_get_str(body, "name"), &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	r = snapshot_job_new(req, snapshot_rename_run, &job);
+	if (r < 0)
+		return r;
+	job->new_name = xstrdup(json_get_str(body, "name"));
+	job->body = json_pack("{s:s}", "snapshot", api_param(req, "snapshot"));
+	return snapshot_op_start(req, job, "Renaming storage volume snapshot");
+}
+
+static int snapshot_delete_run(struct storage_job *job, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	r = storage_pool_load(job->db, job->dir, job->pool, &pool, err);
+	if (r >= 0)
+		r = storage_volume_snapshot_delete(pool, job->type, job->name, job->new_name, err);
+	return snapshot_job_done(job, r, "storage-volume-snapshot-deleted");
+}
+
+/* DELETE .../volumes/custom/{name}/snapshots/{snapshot}: an operation. */
+static int api_volume_snapshot_delete(struct api_request *req)
+{
+	struct storage_job *job = NULL;
+	int r;
+
+	r = snapshot_job_new(req, snapshot_delete_run, &job);
+	if (r < 0)
+		return r;
+	job->new_name = xstrdup(api_param(req, "snapshot"));
+	return snapshot_op_start(req, job, "Deleting storage volume snapshot");
+}
+
 const struct route api_storage_routes[] = {
 	{ .path = "/1.0/storage-pools",
 	  .handlers = { [HTTP_GET] = api_pools_get, [HTTP_POST] = api_pools_post } },
@@ -852,5 +1248,12 @@ const struct route api_storage_routes[] = {
 			[HTTP_DELETE] = api_volume_delete } },
 	{ .path = "/1.0/storage-pools/{pool}/volumes/{type}/{name}/state",
 	  .handlers = { [HTTP_GET] = api_volume_state } },
+	{ .path = "/1.0/storage-pools/{pool}/volumes/{type}/{name}/snapshots",
+	  .handlers = { [HTTP_GET] = api_volume_snapshots_get,
+			[HTTP_POST] = api_volume_snapshots_post } },
+	{ .path = "/1.0/storage-pools/{pool}/volumes/{type}/{name}/snapshots/{snapshot}",
+	  .handlers = { [HTTP_GET] = api_volume_snapshot_get,
+			[HTTP_POST] = api_volume_snapshot_post,
+			[HTTP_DELETE] = api_volume_snapshot_delete } },
 	{},
 };

@@ -253,19 +253,31 @@ int instance_load(struct db *db, const char *name, struct instance **ret, struct
 	return 0;
 }
 
-const char *instance_root_pool(const struct instance *inst)
+const json_t *instance_root_device(const struct instance *inst)
+{
+	return instance_devices_root(inst->expanded_devices);
+}
+
+const json_t *instance_devices_root(const json_t *devices)
 {
 	const char *name;
 	json_t *dev;
 
-	json_object_foreach(inst->expanded_devices, name, dev)
+	json_object_foreach((json_t *)devices, name, dev)
 	{
 		const char *path = json_get_str(dev, "path");
 
 		if (streq(json_get_str(dev, "type") ?: "", "disk") && path && streq(path, "/"))
-			return json_get_str(dev, "pool");
+			return dev;
 	}
 	return NULL;
+}
+
+const char *instance_root_pool(const struct instance *inst)
+{
+	const json_t *dev = instance_root_device(inst);
+
+	return dev ? json_get_str(dev, "pool") : NULL;
 }
 
 json_t *instance_to_json(const struct instance *inst, enum instance_status status)

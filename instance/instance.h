@@ -200,6 +200,10 @@ int instance_expand(struct db *db, struct instance *inst, struct error *err);
 int instance_load(struct db *db, const char *name, struct instance **ret, struct error *err);
 
 /* The pool of the root disk device, NULL if none. Borrowed from inst. */
+/* The root disk device of the expanded devices (borrowed), NULL if none. */
+const json_t *instance_root_device(const struct instance *inst);
+/* The same among devices (an expanded devices object). */
+const json_t *instance_devices_root(const json_t *devices);
 const char *instance_root_pool(const struct instance *inst);
 
 /* The API's Instance object for a given status. New reference. */

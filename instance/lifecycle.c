@@ -116,6 +116,23 @@ static int root_pool_load(const struct instance_env *env, const struct instance 
 	return storage_pool_load(env->db, env->dir, pool, ret, err);
 }
 
+/* A root disk whose "size" changed: the volume's quota follows (btrfs; dir records it). */
+static int root_size_apply(const struct instance_env *env, const struct instance *inst,
+			   const json_t *old_devices, struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	const char *size = json_get_str(instance_root_device(inst), "size");
+	const char *old_size = json_get_str(instance_devices_root(old_devices), "size");
+	int r;
+
+	if (streq(size ?: "", old_size ?: ""))
+		return 0;
+	r = root_pool_load(env, inst, &pool, err);
+	if (r < 0)
+		return r;
+	return storage_instance_set_size(pool, inst->name, size ?: "", err);
+}
+
 /* Mounts the root volume as the instance will see it (through its id map); *ret_map
  * (may be NULL) gets the map. */
 static int instance_mount(const struct instance_env *env, struct instance *inst,
@@ -595,18 +612,27 @@ static int create_volume(const struct instance_env *env, const struct instance_c
 			 const struct instance *inst, struct error *err)
 {
 	autoclean(storage_pool_freep) struct storage_pool *src_pool = NULL;
+	const char *size = json_get_str(instance_root_device(inst), "size");
 	int r;
 
 	if (src) {
 		r = root_pool_load(env, src, &src_pool, err);
-		if (r < 0)
-			return r;
-		return storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
-					     a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0, err);
+		if (r >= 0)
+			r = storage_instance_copy(src_pool, a->copy_source, pool, inst->name,
+						  a->copy_snapshots ? STORAGE_COPY_SNAPSHOTS : 0,
+						  err);
+	} else if (a->fingerprint) {
+		r = storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
+	} else {
+		r = storage_instance_create_empty(pool, inst->name, err);
 	}
-	if (a->fingerprint)
-		return storage_instance_create_from_image(pool, inst->name, a->fingerprint, err);
-	return storage_instance_create_empty(pool, inst->name, err);
+	if (r < 0 || str_is_empty(size))
+		return r;
+	/* The root disk's size: a quota where the driver has them (btrfs). */
+	r = storage_instance_set_size(pool, inst->name, size, err);
+	if (r < 0)
+		(void)storage_instance_delete(pool, inst->name, NULL);
+	return r;
 }
 
 /* --- nics on managed networks ------------------------------------------------------------ */
@@ -766,6 +792,57 @@ static void record_power_state(const struct instance_env *env, struct instance *
 	error_clear(&err);
 }
 
+/* LXD's exclusive volumes: a custom volume without security.shared=true is mounted by one
+ * running instance at a time. */
+int instance_running_user(const struct instance_env *env, const json_t *users, const char *except,
+			  char **ret_name)
+{
+	size_t i;
+	json_t *u;
+
+	json_array_foreach(users, i, u)
+	{
+		autoclean(instance_freep) struct instance *other = NULL;
+		const char *name = json_string_value(u);
+
+		if (!name || !str_has_prefix(name, "/1.0/instances/"))
+			continue;
+		name += strlen("/1.0/instances/");
+		if ((except && streq(name, except)) ||
+		    instance_load(env->db, name, &other, NULL) < 0)
+			continue;
+		if (instance_is_running(env, other)) {
+			*ret_name = xstrdup(name);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int volumes_check_exclusive(const struct instance_env *env, const struct instance *inst,
+				   struct error *err)
+{
+	const char *devname;
+	json_t *dev;
+	int r;
+
+	json_object_foreach(inst->expanded_devices, devname, dev)
+	{
+		autojson json_t *users = NULL;
+		autofree char *other = NULL;
+
+		r = storage_disk_volume_users(env->db, env->dir, dev, &users, err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", devname);
+		if (instance_running_user(env, users, inst->name, &other) > 0)
+			return error_set(
+				err, -EBUSY,
+				"Storage volume '%s' of device '%s' is in use by running instance '%s': set security.shared=true on the volume to share it",
+				json_get_str(dev, "source"), devname, other);
+	}
+	return 0;
+}
+
 int instance_start(const struct instance_env *env, struct instance *inst, struct error *err)
 {
 	int r;
@@ -773,6 +850,9 @@ int instance_start(const struct instance_env *env, struct instance *inst, struct
 	if (instance_is_running(env, inst))
 		return error_set(err, -EINVAL, "The instance is already running");
 	r = instance_config_validate(inst->expanded_config, inst->expanded_devices, true, err);
+	if (r < 0)
+		return r;
+	r = volumes_check_exclusive(env, inst, err);
 	if (r < 0)
 		return r;
 	r = instance_nics_validate(env, inst->expanded_devices, err);
@@ -1003,11 +1083,15 @@ int instance_update(const struct instance_env *env, struct instance *inst, const
 	json_decref(inst->expanded_devices);
 	inst->expanded_devices = take_ptr(exp_devices);
 
-	if (running && inst->driver->update_live) {
+	if (running)
+		r = volumes_check_exclusive(env, inst, err);
+	if (r == 0 && running && inst->driver->update_live)
 		r = inst->driver->update_live(env, inst, old_config, old_devices, err);
-		if (r < 0)
-			return r;
-	}
+	if (r < 0)
+		return r;
+	r = root_size_apply(env, inst, old_devices, err);
+	if (r < 0)
+		return r;
 	row = instance_to_row(inst);
 	r = db_instance_update(env->db, inst->name, row, err);
 	if (r < 0)

@@ -38,6 +38,12 @@ int instance_create(const struct instance_env *env, const struct instance_create
 
 enum instance_status instance_status_get(const struct instance_env *env, struct instance *inst);
 bool instance_is_running(const struct instance_env *env, struct instance *inst);
+
+/* The first running instance among users (API URLs, as storage lists a volume's users;
+ * other URLs are skipped) other than except (may be NULL): 1 with its name in *ret_name
+ * (the caller frees), 0 when none runs. Blocks briefly (asks liblxc). */
+int instance_running_user(const struct instance_env *env, const json_t *users, const char *except,
+			  char **ret_name);
 int instance_state(const struct instance_env *env, struct instance *inst, json_t **ret,
 		   struct error *err);
 

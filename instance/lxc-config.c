@@ -733,7 +733,8 @@ static int check_keys(const char *devname, const json_t *dev, const char *const 
 	return 0;
 }
 
-static int device_disk(struct strbuf *sb, const char *devname, const json_t *dev, struct error *err)
+static int device_disk(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
+		       const json_t *dev, struct error *err)
 {
 	static const char *const allowed[] = { "type",	   "path",	"source",   "readonly",
 					       "optional", "recursive", "required", "pool",
@@ -758,20 +759,8 @@ static int device_disk(struct strbuf *sb, const char *devname, const json_t *dev
 	r = mount_target(devname, path, &target, err);
 	if (r < 0)
 		return r;
-	if (json_get_str(dev, "pool"))
-		return error_set(
-			err, -EOPNOTSUPP,
-			"Device '%s': custom storage volumes are not supported by the lxc driver yet",
-			devname);
 	if (!source)
 		return error_set(err, -EINVAL, "Device '%s' needs a 'source'", devname);
-	if (config_validate_abspath(source, &verr) < 0) {
-		error_clear(&verr);
-		return error_set(
-			err, -EINVAL,
-			"Invalid 'source' of device '%s': expected an absolute path without '.' or '..' components",
-			devname);
-	}
 	r = bool_key(dev, "readonly", false, " of a disk", &readonly, err);
 	if (r == 0)
 		r = bool_key(dev, "optional", false, " of a disk", &optional, err);
@@ -782,6 +771,27 @@ static int device_disk(struct strbuf *sb, const char *devname, const json_t *dev
 	if (r < 0)
 		return r;
 
+	/* A custom volume, mounted by the storage layer; shifted into the container's ids by
+	 * an idmapped bind, so an unprivileged container can write to it. */
+	if (json_get_str(dev, "pool")) {
+		const char *host = json_get_str(in->volume_paths, devname);
+
+		if (!host)
+			return error_set(err, -ENOENT,
+					 "Device '%s': storage volume '%s' is not available",
+					 devname, source);
+		src = fstab_escape(host);
+		return conf_addf(sb, "lxc.mount.entry", err, "%s %s none bind,create=dir%s%s 0 0",
+				 src, target, readonly ? ",ro" : "",
+				 in->idmap ? ",idmap=container" : "");
+	}
+	if (config_validate_abspath(source, &verr) < 0) {
+		error_clear(&verr);
+		return error_set(
+			err, -EINVAL,
+			"Invalid 'source' of device '%s': expected an absolute path without '.' or '..' components",
+			devname);
+	}
 	if (stat(source, &st) < 0) {
 		if (errno == ENOENT && !required)
 			return 0;
@@ -1054,7 +1064,7 @@ static int devices_add(struct strbuf *sb, const struct lxc_conf_input *in, struc
 		else if (streq(type, "none"))
 			continue;
 		else if (streq(type, "disk"))
-			r = device_disk(sb, names[i], dev, err);
+			r = device_disk(sb, in, names[i], dev, err);
 		else if (streq(type, "nic"))
 			r = device_nic(sb, in, names[i], dev, nic_index++, err);
 		else if (streq(type, "unix-char") || streq(type, "unix-block"))

@@ -151,23 +151,21 @@ void lxc_status_netlink_give(const char *key, pid_t pid, int sock)
 	closep(&sock);
 }
 
-bool lxc_status_probe_stopped(const char *lxcpath, const char *name)
+int lxc_status_probe(const char *lxcpath, const char *name)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	autoclose int fd = -1;
 	size_t len;
-	int n;
 
 	/* liblxc's name: "\0<lxcpath>/<name>/command", hashed when longer than sun_path
 	 * (then we cannot tell: liblxc decides). */
 	if (!snprintf_ok(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "%s/%s/command", lxcpath, name))
-		return false;
-	n = (int)strlen(sa.sun_path + 1);
-	len = offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n;
+		return -1;
+	len = offsetof(struct sockaddr_un, sun_path) + 1 + strlen(sa.sun_path + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return false;
+		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, (socklen_t)len) == 0)
-		return false;
-	return errno == ECONNREFUSED;
+		return 0;
+	return errno == ECONNREFUSED ? 1 : -1;
 }

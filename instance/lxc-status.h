@@ -34,6 +34,7 @@ void lxc_status_forget(const char *key);
 int lxc_status_netlink_take(const char *key, pid_t pid);
 void lxc_status_netlink_give(const char *key, pid_t pid, int sock);
 
-/* True when nothing listens on the monitor's command socket of container name in lxcpath:
- * it is stopped. False when something does or it cannot tell (ask liblxc). */
-bool lxc_status_probe_stopped(const char *lxcpath, const char *name);
+/* Whether a monitor listens on the command socket of container name in lxcpath: 1 when
+ * none does (stopped, and its monitor gone), 0 when one does, -1 when it cannot tell (ask
+ * liblxc). */
+int lxc_status_probe(const char *lxcpath, const char *name);

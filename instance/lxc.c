@@ -45,6 +45,7 @@
 
 #include "instance/instance.h"
 #include "instance/lxc-attach.h"
+#include "instance/lxc-mount.h"
 #include "instance/lxc-status.h"
 #include "instance/lxc.h"
 #include "lib/config.h"
@@ -53,6 +54,7 @@
 #include "lib/log.h"
 #include "lib/run.h"
 #include "lib/str.h"
+#include "storage/storage.h"
 
 #include "lib/banned.h"
 
@@ -282,7 +284,7 @@ static enum instance_status lxc_status_lookup(const struct lxc_paths *p, pid_t *
 		return frozen ? INSTANCE_FROZEN : INSTANCE_RUNNING;
 	}
 	*ret_pid = 0;
-	if (lxc_status_probe_stopped(p->lxcpath, p->name))
+	if (lxc_status_probe(p->lxcpath, p->name) == 1)
 		return INSTANCE_STOPPED;
 	if (lxc_open(p, &c, NULL) < 0)
 		return INSTANCE_ERROR;
@@ -608,6 +610,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 			    struct instance *inst, bool at_start, struct error *err)
 {
 	autoclean(lxc_conf_release) struct lxc_conf conf = { 0 };
+	autojson json_t *volume_paths = NULL;
 	struct lxc_conf_input in;
 	struct cgroup_info cg;
 	struct lxc_host host;
@@ -630,6 +633,9 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		r = idmap_lock(p, &lock_fd, err);
 	if (r == 0)
 		r = lxc_idmap_for(p, inst, &map, &privileged, err);
+	if (r == 0)
+		r = storage_disk_volume_paths(env->db, env->dir, inst->expanded_devices,
+					      &volume_paths, err);
 	/* The rootfs is checked at start only: the storage layer may mount it differently
 	 * then, and the config is rewritten anyway. */
 	idmapped = !privileged;
@@ -652,6 +658,7 @@ static int lxc_config_write(const struct instance_env *env, const struct lxc_pat
 		.host = &host,
 		.idmap = privileged ? NULL : &map,
 		.rootfs_idmapped = idmapped,
+		.volume_paths = volume_paths,
 	};
 	r = lxc_conf_build(&in, &conf, err);
 	if (r < 0) {
@@ -806,6 +813,29 @@ static int lxc_start_spawn(const struct lxc_paths *p, struct error *err)
 	}
 }
 
+/* The host ends of the last run's veths go with its network namespace, which the kernel
+ * tears down in the background after a stop: a quick restart would find their names taken
+ * ("Failed to create veth pair ... File exists"). Waits up to a second for them to go. */
+static bool is_nic(const json_t *dev);
+
+static void veths_wait_gone(const struct instance *inst)
+{
+	const char *devname;
+	json_t *dev;
+
+	json_object_foreach(inst->expanded_devices, devname, dev)
+	{
+		struct lxc_nic nic;
+
+		if (!is_nic(dev) ||
+		    lxc_nic_resolve(inst->expanded_config, devname, dev, &nic, NULL) < 0 ||
+		    !nic.host_name)
+			continue;
+		for (int i = 0; i < 200 && if_nametoindex(nic.host_name) > 0; i++)
+			(void)usleep(5000);
+	}
+}
+
 static int lxc_instance_start(const struct instance_env *env, struct instance *inst,
 			      struct error *err)
 {
@@ -824,6 +854,13 @@ static int lxc_instance_start(const struct instance_env *env, struct instance *i
 	if (lxc_status_of(c) != INSTANCE_STOPPED)
 		return error_set(err, -EBUSY, "Instance '%s' is already running", inst->name);
 	(void)lxc_container_put(take_ptr(c));
+	/* The monitor of the last run may still be on its way out (a restart): its cleanup
+	 * can remove the new monitor's cgroup of the same name before that entered it
+	 * ("Failed to enter cgroup"). Let it go first: its command socket stops listening
+	 * (up to 2 s). */
+	for (int i = 0; i < 400 && lxc_status_probe(p.lxcpath, p.name) == 0; i++)
+		(void)usleep(5000);
+	veths_wait_gone(inst);
 
 	r = lxc_config_write(env, &p, inst, true, err);
 	if (r < 0)
@@ -1159,6 +1196,20 @@ static bool is_nic(const json_t *dev)
 	return type && streq(type, "nic");
 }
 
+/* A disk other than the root: mounted into a running container and out again. */
+static bool is_live_disk(const json_t *dev)
+{
+	const char *type = json_get_str(dev, "type");
+	const char *path = json_get_str(dev, "path");
+
+	return type && streq(type, "disk") && !(path && streq(path, "/"));
+}
+
+static bool is_live(const json_t *dev)
+{
+	return is_nic(dev) || is_live_disk(dev);
+}
+
 /* True when nic devices a and b differ at most in their static addresses, which are DHCP
  * matters (network/ updates the lease; the container renews). */
 static bool nic_change_is_lease_only(const json_t *a, const json_t *b)
@@ -1190,12 +1241,12 @@ static int devices_live_diff(const json_t *old, const json_t *new, json_t **ret_
 
 		if (now && json_equal(dev, now))
 			continue;
-		if (!is_nic(dev) || (now && !is_nic(now)))
+		if (!is_live(dev) || (now && !is_live(now)))
 			return error_set(err, -EOPNOTSUPP,
 					 "Device '%s' of a running container cannot be changed: "
-					 "only nic devices can, stop it first",
+					 "only nic and disk devices can, stop it first",
 					 name);
-		if (now && nic_change_is_lease_only(dev, now))
+		if (now && is_nic(dev) && is_nic(now) && nic_change_is_lease_only(dev, now))
 			continue;
 		(void)json_array_append_new(unplug, json_string(name));
 		if (now)
@@ -1205,10 +1256,10 @@ static int devices_live_diff(const json_t *old, const json_t *new, json_t **ret_
 	{
 		if (json_object_get(old, name))
 			continue;
-		if (!is_nic(dev))
+		if (!is_live(dev))
 			return error_set(err, -EOPNOTSUPP,
 					 "Device '%s' cannot be added to a running container: only "
-					 "nic devices can, stop it first",
+					 "nic and disk devices can, stop it first",
 					 name);
 		(void)json_array_append_new(plug, json_string(name));
 	}
@@ -1364,6 +1415,83 @@ static int nic_unplug(struct lxc_container *c, const json_t *config, const char 
 }
 
 /* Applies the nic changes of devices_live_diff() to running container c. */
+/* Mounts disk device name into the running container whose init is pid: a custom volume
+ * (mounted by the storage layer, idmapped for an unprivileged container) or a host path. */
+static int disk_plug(const struct instance_env *env, const struct instance *inst, pid_t pid,
+		     const char *name, const json_t *dev, struct error *err)
+{
+	const char *path = json_get_str(dev, "path");
+	const char *source = json_get_str(dev, "source");
+	const char *priv = json_get_str(inst->expanded_config, "security.privileged");
+	bool readonly = false, recursive = false, optional = false, privileged = false;
+	autojson json_t *paths = NULL;
+	struct error verr = ERROR_INIT;
+	struct stat st;
+	int r;
+
+	if (!path || !source || config_validate_abspath(path, &verr) < 0) {
+		error_clear(&verr);
+		return error_set(err, -EINVAL,
+				 "Device '%s' needs an absolute 'path' and a 'source'", name);
+	}
+	(void)parse_bool(json_get_str(dev, "readonly") ?: "false", &readonly);
+	(void)parse_bool(json_get_str(dev, "recursive") ?: "false", &recursive);
+	(void)parse_bool(json_get_str(dev, "optional") ?: "false", &optional);
+	(void)parse_bool(priv ?: "false", &privileged);
+	if (json_get_str(dev, "pool")) {
+		autojson json_t *one = json_pack("{s:O}", name, dev);
+
+		r = storage_disk_volume_paths(env->db, env->dir, one, &paths, err);
+		if (r < 0)
+			return r;
+		source = json_get_str(paths, name);
+		if (!source)
+			return error_set(err, -ENOENT,
+					 "Device '%s': its storage volume is not available", name);
+		return lxc_mount_inject(pid, source, path, !privileged, readonly, false, err);
+	}
+	if (config_validate_abspath(source, &verr) < 0) {
+		error_clear(&verr);
+		return error_set(err, -EINVAL, "Invalid 'source' of device '%s'", name);
+	}
+	if (stat(source, &st) < 0 && errno == ENOENT && optional)
+		return 0;
+	return lxc_mount_inject(pid, source, path, false, readonly, recursive, err);
+}
+
+/* Applies the disk part of a device change to the running container whose init is pid. */
+static int disks_update_live(const struct instance_env *env, struct instance *inst, pid_t pid,
+			     const json_t *old_devices, const json_t *unplug, const json_t *plug,
+			     struct error *err)
+{
+	size_t i;
+	json_t *v;
+	int r;
+
+	json_array_foreach(unplug, i, v)
+	{
+		const json_t *dev = json_object_get(old_devices, json_string_value(v));
+
+		if (!is_live_disk(dev))
+			continue;
+		r = lxc_mount_eject(pid, json_get_str(dev, "path"), err);
+		if (r < 0)
+			return r;
+	}
+	json_array_foreach(plug, i, v)
+	{
+		const char *name = json_string_value(v);
+		const json_t *dev = json_object_get(inst->expanded_devices, name);
+
+		if (!is_live_disk(dev))
+			continue;
+		r = disk_plug(env, inst, pid, name, dev, err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", name);
+	}
+	return 0;
+}
+
 static int nics_update_live(struct lxc_container *c, struct instance *inst,
 			    const json_t *old_config, const json_t *old_devices,
 			    const json_t *unplug, const json_t *plug, struct error *err)
@@ -1376,6 +1504,8 @@ static int nics_update_live(struct lxc_container *c, struct instance *inst,
 	{
 		const char *name = json_string_value(v);
 
+		if (!is_nic(json_object_get(old_devices, name)))
+			continue;
 		r = nic_unplug(c, old_config, name, json_object_get(old_devices, name), err);
 		if (r < 0)
 			return r;
@@ -1395,6 +1525,8 @@ static int nics_update_live(struct lxc_container *c, struct instance *inst,
 	{
 		const char *name = json_string_value(v);
 
+		if (!is_nic(json_object_get(inst->expanded_devices, name)))
+			continue;
 		r = nic_plug(c, inst->expanded_config, name,
 			     json_object_get(inst->expanded_devices, name), err);
 		if (r < 0)
@@ -1425,9 +1557,15 @@ static int lxc_instance_update_live(const struct instance_env *env, struct insta
 	if (lxc_instance_status(env, inst) == INSTANCE_STOPPED)
 		return 0;
 	if (json_array_size(unplug) > 0 || json_array_size(plug) > 0) {
+		pid_t pid = 0;
+
 		r = lxc_open_running(&p, false, &c, err);
 		if (r == 0)
 			r = nics_update_live(c, inst, old_config, old_devices, unplug, plug, err);
+		if (r == 0 && lxc_status_lookup(&p, &pid) != INSTANCE_RUNNING)
+			r = error_set(err, -EINVAL, "Instance '%s' is not running", inst->name);
+		if (r == 0)
+			r = disks_update_live(env, inst, pid, old_devices, unplug, plug, err);
 		if (r < 0)
 			return r;
 		lxc_container_put(take_ptr(c));

@@ -38,6 +38,8 @@ struct lxc_conf_input {
 	const struct cgroup_info *cgroups;
 	const struct lxc_host *host;
 	const struct idmap *idmap; /* NULL: privileged */
+	/* Host paths of the custom volumes disk devices mount ({"<device>": "<path>"}). */
+	const json_t *volume_paths;
 	/* Mount the rootfs idmapped (lxc.rootfs.options = idmap=container). False for a
 	 * privileged container, or when the rootfs is already shifted to idmap. */
 	bool rootfs_idmapped;

@@ -19,6 +19,7 @@ PACKAGES=(
 	busybox-static squashfs-tools uidmap curl jq openssl python3 python3-websockets
 	lxd-client python3-pylxd
 	iproute2 nftables dnsmasq-base dnsmasq-utils util-linux
+	btrfs-progs
 )
 
 deps() {

@@ -24,6 +24,8 @@
  * No quotas: ext4 here has no project quotas, so "size" is recorded but not enforced, as
  * LXD's dir driver does on such a filesystem.
  */
+#include "storage/dir.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +47,6 @@
 #include "storage/tree.h"
 
 #include "lib/banned.h"
-
-struct dir_pool {
-	int fd;	    /* the pool's source directory */
-	char *path; /* its path, for messages and unmounting */
-};
 
 static const struct config_key dir_pool_keys[] = {
 	{ .name = "source", .type = CONFIG_TYPE_STRING, .validate = config_validate_abspath },
@@ -75,39 +72,39 @@ static const struct {
 	{ "custom-snapshots", 0700 },
 };
 
-static const char *const dir_type_dirs[] = {
+const char *const dir_type_dirs[] = {
 	[STORAGE_VOLUME_CONTAINER] = "containers",
 	[STORAGE_VOLUME_VM] = "virtual-machines",
 	[STORAGE_VOLUME_IMAGE] = "images",
 	[STORAGE_VOLUME_CUSTOM] = "custom",
 };
 
-static const char *const dir_snapshot_dirs[] = {
+const char *const dir_snapshot_dirs[] = {
 	[STORAGE_VOLUME_CONTAINER] = "containers-snapshots",
 	[STORAGE_VOLUME_VM] = "virtual-machines-snapshots",
 	[STORAGE_VOLUME_IMAGE] = "images-snapshots",
 	[STORAGE_VOLUME_CUSTOM] = "custom-snapshots",
 };
 
-static struct dir_pool *dir_data(struct storage_pool *pool)
+struct dir_pool *dir_data(struct storage_pool *pool)
 {
 	return pool->data;
 }
 
-static bool name_is_snapshot(const char *name)
+bool dir_name_is_snapshot(const char *name)
 {
 	return strchr(name, '/') != NULL;
 }
 
 /* Where a volume or snapshot lives, relative to the pool's directory. */
-static char *dir_relpath(enum storage_volume_type type, const char *name)
+char *dir_relpath(enum storage_volume_type type, const char *name)
 {
-	if (name_is_snapshot(name))
+	if (dir_name_is_snapshot(name))
 		return str_printf("%s/%s", dir_snapshot_dirs[type], name);
 	return str_printf("%s/%s", dir_type_dirs[type], name);
 }
 
-static bool type_is_instance(enum storage_volume_type type)
+bool dir_type_is_instance(enum storage_volume_type type)
 {
 	return type == STORAGE_VOLUME_CONTAINER || type == STORAGE_VOLUME_VM;
 }
@@ -117,11 +114,10 @@ static const char *dir_base_image(const struct storage_volume *vol)
 {
 	const char *fp = json_get_str(vol->config, "volatile.base_image");
 
-	return type_is_instance(vol->type) && !str_is_empty(fp) ? fp : NULL;
+	return dir_type_is_instance(vol->type) && !str_is_empty(fp) ? fp : NULL;
 }
 
-static int dir_open_at(struct storage_pool *pool, const char *relpath, int *ret_fd,
-		       struct error *err)
+int dir_open_at(struct storage_pool *pool, const char *relpath, int *ret_fd, struct error *err)
 {
 	int fd = open_beneath(dir_data(pool)->fd, relpath, O_RDONLY | O_DIRECTORY, 0);
 
@@ -150,17 +146,13 @@ static bool dir_is_default_source(struct storage_pool *pool, const char *source)
 	return streq(def, source);
 }
 
-static int dir_pool_mount(struct storage_pool *pool, struct error *err)
+int dir_pool_open(struct storage_pool *pool, const char *source, struct error *err)
 {
-	const char *source = json_get_str(pool->config, "source");
 	struct dir_pool *d;
 	autoclose int fd = -1;
 
 	if (pool->data)
 		return 0;
-	if (str_is_empty(source))
-		return error_set(err, -EINVAL, "Storage pool '%s' has no source", pool->name);
-
 	fd = open(source, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return error_errno(err, -errno, "Storage pool '%s' is unavailable: '%s'",
@@ -178,7 +170,16 @@ static int dir_pool_mount(struct storage_pool *pool, struct error *err)
 	return 0;
 }
 
-static void dir_pool_release(struct storage_pool *pool)
+static int dir_pool_mount(struct storage_pool *pool, struct error *err)
+{
+	const char *source = json_get_str(pool->config, "source");
+
+	if (str_is_empty(source))
+		return error_set(err, -EINVAL, "Storage pool '%s' has no source", pool->name);
+	return dir_pool_open(pool, source, err);
+}
+
+void dir_pool_release(struct storage_pool *pool)
 {
 	struct dir_pool *d = pool->data;
 
@@ -248,9 +249,8 @@ static int dir_pool_create(struct storage_pool *pool, struct error *err)
 	return 0;
 }
 
-static int dir_pool_delete(struct storage_pool *pool, struct error *err)
+int dir_pool_clear(struct storage_pool *pool, struct error *err)
 {
-	const char *source = json_get_str(pool->config, "source");
 	struct dir_pool *d = dir_data(pool);
 	autoclose int images = -1;
 	int r;
@@ -268,16 +268,25 @@ static int dir_pool_delete(struct storage_pool *pool, struct error *err)
 		if (unlinkat(d->fd, dir_subdirs[i].name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			return error_errno(err, -errno, "Failed to remove '%s/%s'", d->path,
 					   dir_subdirs[i].name);
-
 	dir_pool_release(pool);
+	return 0;
+}
+
+static int dir_pool_delete(struct storage_pool *pool, struct error *err)
+{
+	const char *source = json_get_str(pool->config, "source");
+	int r;
+
+	r = dir_pool_clear(pool, err);
+	if (r < 0)
+		return r;
 	/* A source of the user's choosing stays (empty), as LXD leaves it. */
 	if (dir_is_default_source(pool, source) && rmdir(source) < 0 && errno != ENOENT)
 		return error_errno(err, -errno, "Failed to remove '%s'", source);
 	return 0;
 }
 
-static int dir_pool_resources(struct storage_pool *pool, struct storage_resources *ret,
-			      struct error *err)
+int dir_pool_resources(struct storage_pool *pool, struct storage_resources *ret, struct error *err)
 {
 	struct statvfs sv;
 
@@ -292,8 +301,8 @@ static int dir_pool_resources(struct storage_pool *pool, struct storage_resource
 }
 
 /* Creates the directory of a snapshot's volume (containers-snapshots/<vol>) if needed. */
-static int dir_snapshot_parent_ensure(struct storage_pool *pool, enum storage_volume_type type,
-				      const char *name, struct error *err)
+int dir_snapshot_parent_ensure(struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name, struct error *err)
 {
 	autofree char *vol = xstrndup(name, strcspn(name, "/"));
 	autofree char *parent = str_printf("%s/%s", dir_snapshot_dirs[type], vol);
@@ -310,8 +319,8 @@ static int dir_snapshot_parent_ensure(struct storage_pool *pool, enum storage_vo
 }
 
 /* Removes containers-snapshots/<vol> once it holds no snapshot. */
-static void dir_snapshot_parent_prune(struct storage_pool *pool, enum storage_volume_type type,
-				      const char *name)
+void dir_snapshot_parent_prune(struct storage_pool *pool, enum storage_volume_type type,
+			       const char *name)
 {
 	autofree char *vol = xstrndup(name, strcspn(name, "/"));
 	autoclose int fd = -1;
@@ -359,12 +368,12 @@ static int dir_volume_create(struct storage_pool *pool, const struct storage_vol
 	autoclose int parent = -1, fd = -1;
 	int r;
 
-	if (name_is_snapshot(vol->name))
+	if (dir_name_is_snapshot(vol->name))
 		return error_set(err, -EINVAL, "'%s' is a snapshot name", vol->name);
 	r = dir_mkdir_open(pool, relpath, 0711, &parent, &fd, err);
 	if (r < 0)
 		return r;
-	if (type_is_instance(vol->type) && mkdirat(fd, "rootfs", 0755) < 0) {
+	if (dir_type_is_instance(vol->type) && mkdirat(fd, "rootfs", 0755) < 0) {
 		r = error_errno(err, -errno, "Failed to create '%s/%s/rootfs'",
 				dir_data(pool)->path, relpath);
 		(void)tree_remove(parent, strrchr(relpath, '/') + 1, NULL);
@@ -421,7 +430,7 @@ undo_mkdir:
 }
 
 /* Copies metadata.yaml and templates/ (when src_fd has them) into dst_fd. */
-static int dir_copy_metadata(int src_fd, int dst_fd, struct error *err)
+int dir_copy_metadata(int src_fd, int dst_fd, struct error *err)
 {
 	static const char *const names[] = { "metadata.yaml", "templates" };
 	int r;
@@ -500,14 +509,14 @@ static char *dir_host_path(struct storage_pool *pool, enum storage_volume_type t
 	return str_printf("%s/%s", dir_data(pool)->path, relpath);
 }
 
-static int dir_volume_unmount(struct storage_pool *pool, const struct storage_volume *vol,
-			      struct error *err)
+int dir_volume_unmount(struct storage_pool *pool, const struct storage_volume *vol,
+		       struct error *err)
 {
 	autofree char *relpath = dir_relpath(vol->type, vol->name);
 	autofree char *rootfs = NULL;
 	autoclose int fd = -1;
 
-	if (!type_is_instance(vol->type) || name_is_snapshot(vol->name))
+	if (!dir_type_is_instance(vol->type) || dir_name_is_snapshot(vol->name))
 		return 0;
 	fd = open_beneath(dir_data(pool)->fd, relpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd == -ENOENT)
@@ -521,12 +530,12 @@ static int dir_volume_unmount(struct storage_pool *pool, const struct storage_vo
 	return mount_unmount(rootfs, err);
 }
 
-static bool dir_volume_is_mounted(struct storage_pool *pool, const struct storage_volume *vol)
+bool dir_volume_is_mounted(struct storage_pool *pool, const struct storage_volume *vol)
 {
 	autofree char *relpath = dir_relpath(vol->type, vol->name);
 	autoclose int fd = -1;
 
-	if (!type_is_instance(vol->type) || name_is_snapshot(vol->name))
+	if (!dir_type_is_instance(vol->type) || dir_name_is_snapshot(vol->name))
 		return false;
 	fd = open_beneath(dir_data(pool)->fd, relpath, O_RDONLY | O_DIRECTORY, 0);
 	return fd >= 0 && mount_is_root(fd, "rootfs");
@@ -551,8 +560,8 @@ static int dir_volume_delete(struct storage_pool *pool, const struct storage_vol
 	return 0;
 }
 
-static int dir_volume_rename(struct storage_pool *pool, const struct storage_volume *vol,
-			     const char *new_name, struct error *err)
+int dir_volume_rename(struct storage_pool *pool, const struct storage_volume *vol,
+		      const char *new_name, struct error *err)
 {
 	autoclose int dir = -1, snaps = -1;
 	int r;
@@ -563,7 +572,7 @@ static int dir_volume_rename(struct storage_pool *pool, const struct storage_vol
 	r = dir_open_at(pool, dir_snapshot_dirs[vol->type], &snaps, err);
 	if (r < 0)
 		return r;
-	if (type_is_instance(vol->type)) {
+	if (dir_type_is_instance(vol->type)) {
 		autofree char *rootfs = str_printf("%s/rootfs", vol->name);
 
 		if (mount_is_root(dir, rootfs))
@@ -646,13 +655,13 @@ static int dir_volume_copy(struct storage_pool *pool, const struct storage_volum
 	autofree char *dst_rel = dir_relpath(dst->type, dst->name);
 	int r;
 
-	if (name_is_snapshot(dst->name)) {
+	if (dir_name_is_snapshot(dst->name)) {
 		r = dir_snapshot_parent_ensure(pool, dst->type, dst->name, err);
 		if (r < 0)
 			return r;
 	}
-	r = dir_copy(pool, src_rel, dst_rel, name_is_snapshot(dst->name), err);
-	if (r < 0 && name_is_snapshot(dst->name))
+	r = dir_copy(pool, src_rel, dst_rel, dir_name_is_snapshot(dst->name), err);
+	if (r < 0 && dir_name_is_snapshot(dst->name))
 		dir_snapshot_parent_prune(pool, dst->type, dst->name);
 	return r;
 }
@@ -671,8 +680,8 @@ static int dir_snapshot_create(struct storage_pool *pool, const struct storage_v
 	return dir_volume_copy(pool, vol, &dst, err);
 }
 
-static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_volume *vol,
-			       const char *snap, struct error *err)
+int dir_snapshot_remove(struct storage_pool *pool, const struct storage_volume *vol,
+			const char *snap, dir_remove_fn remove, struct error *err)
 {
 	autofree char *name = snapshot_name(vol, snap);
 	autofree char *parent_rel = str_printf("%s/%s", dir_snapshot_dirs[vol->type], vol->name);
@@ -684,49 +693,51 @@ static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_v
 		return 0;
 	if (r < 0)
 		return r;
-	r = tree_remove(parent, snap, err);
+	r = remove(parent, snap, err);
 	if (r < 0)
 		return r;
 	dir_snapshot_parent_prune(pool, vol->type, name);
 	return 0;
 }
 
-static int dir_snapshot_restore(struct storage_pool *pool, const struct storage_volume *vol,
-				const char *snap, struct error *err)
+static int dir_snapshot_delete(struct storage_pool *pool, const struct storage_volume *vol,
+			       const char *snap, struct error *err)
+{
+	return dir_snapshot_remove(pool, vol, snap, tree_remove, err);
+}
+
+int dir_snapshot_restore_with(struct storage_pool *pool, const struct storage_volume *vol,
+			      const char *snap, dir_build_fn build, dir_remove_fn remove,
+			      struct error *err)
 {
 	autofree char *snap_rel =
 		str_printf("%s/%s/%s", dir_snapshot_dirs[vol->type], vol->name, snap);
 	autofree char *suffix = random_hex(8);
 	/* Dot names cannot clash with volumes: no valid name starts with '.'. */
 	autofree char *tmp = str_printf(".restore-%s-%s", vol->name, suffix);
-	autofree char *tmp_rel = str_printf("%s/%s", dir_type_dirs[vol->type], tmp);
 	autoclose int dir = -1;
 	int r;
 
+	if (dir_volume_is_mounted(pool, vol))
+		return error_set(err, -EBUSY,
+				 "Storage volume '%s' is mounted: stop the instance first",
+				 vol->name);
 	r = dir_open_at(pool, dir_type_dirs[vol->type], &dir, err);
 	if (r < 0)
 		return r;
-	if (type_is_instance(vol->type)) {
-		autofree char *rootfs = str_printf("%s/rootfs", vol->name);
-
-		if (mount_is_root(dir, rootfs))
-			return error_set(err, -EBUSY,
-					 "Storage volume '%s' is mounted: stop the instance first",
-					 vol->name);
-	}
 
 	/* Build the restored volume beside the current one, swap them in one rename, then
 	 * drop the old one: a failure before the swap leaves the volume as it was. */
-	r = dir_copy(pool, snap_rel, tmp_rel, false, err);
+	r = build(pool, vol, snap_rel, tmp, err);
 	if (r < 0)
 		return r;
 	if (renameat2(dir, tmp, dir, vol->name, RENAME_EXCHANGE) < 0) {
 		r = error_errno(err, -errno, "Failed to restore '%s' from snapshot '%s'", vol->name,
 				snap);
-		(void)tree_remove(dir, tmp, NULL);
+		(void)remove(dir, tmp, NULL);
 		return r;
 	}
-	r = tree_remove(dir, tmp, NULL);
+	r = remove(dir, tmp, NULL);
 	if (r < 0)
 		log_warn_errno(r,
 			       "Failed to remove the old contents of volume '%s' ('%s'), ignoring",
@@ -734,8 +745,23 @@ static int dir_snapshot_restore(struct storage_pool *pool, const struct storage_
 	return 0;
 }
 
-static int dir_snapshot_rename(struct storage_pool *pool, const struct storage_volume *vol,
-			       const char *snap, const char *new_snap, struct error *err)
+/* Builds the restored copy: the snapshot's files copied as in dir_copy(). */
+static int dir_restore_build(struct storage_pool *pool, const struct storage_volume *vol,
+			     const char *snap_rel, const char *tmp, struct error *err)
+{
+	autofree char *tmp_rel = str_printf("%s/%s", dir_type_dirs[vol->type], tmp);
+
+	return dir_copy(pool, snap_rel, tmp_rel, false, err);
+}
+
+static int dir_snapshot_restore(struct storage_pool *pool, const struct storage_volume *vol,
+				const char *snap, struct error *err)
+{
+	return dir_snapshot_restore_with(pool, vol, snap, dir_restore_build, tree_remove, err);
+}
+
+int dir_snapshot_rename(struct storage_pool *pool, const struct storage_volume *vol,
+			const char *snap, const char *new_snap, struct error *err)
 {
 	autofree char *parent_rel = str_printf("%s/%s", dir_snapshot_dirs[vol->type], vol->name);
 	autoclose int parent = -1;
@@ -750,24 +776,25 @@ static int dir_snapshot_rename(struct storage_pool *pool, const struct storage_v
 	return 0;
 }
 
-static int dir_volume_mount(struct storage_pool *pool, const struct storage_volume *vol,
-			    const struct storage_idmap *idmap, char **ret_path, struct error *err)
+int dir_volume_mount_as(struct storage_pool *pool, const struct storage_volume *vol,
+			const struct storage_idmap *idmap, bool overlays, char **ret_path,
+			struct error *err)
 {
 	autofree char *relpath = dir_relpath(vol->type, vol->name);
 	autofree char *path = dir_host_path(pool, vol->type, vol->name);
 	autofree char *rootfs = NULL;
 	autoclose int fd = -1, target = -1, img = -1, lower = -1;
-	const char *fp = dir_base_image(vol);
+	const char *fp = overlays ? dir_base_image(vol) : NULL;
 	int r;
 
 	r = dir_open_at(pool, relpath, &fd, err);
 	if (r < 0)
 		return r;
-	if (!type_is_instance(vol->type)) {
+	if (!dir_type_is_instance(vol->type)) {
 		*ret_path = take_ptr(path);
 		return 0;
 	}
-	if (name_is_snapshot(vol->name))
+	if (dir_name_is_snapshot(vol->name))
 		return error_set(err, -EOPNOTSUPP, "Mounting snapshot '%s' is not supported",
 				 vol->name);
 
@@ -808,8 +835,14 @@ static int dir_volume_mount(struct storage_pool *pool, const struct storage_volu
 	return 0;
 }
 
-static int dir_volume_usage(struct storage_pool *pool, const struct storage_volume *vol,
-			    uint64_t *ret_used, struct error *err)
+static int dir_volume_mount(struct storage_pool *pool, const struct storage_volume *vol,
+			    const struct storage_idmap *idmap, char **ret_path, struct error *err)
+{
+	return dir_volume_mount_as(pool, vol, idmap, true, ret_path, err);
+}
+
+int dir_volume_usage(struct storage_pool *pool, const struct storage_volume *vol,
+		     uint64_t *ret_used, struct error *err)
 {
 	autofree char *relpath = dir_relpath(vol->type, vol->name);
 	autoclose int fd = -1, upper = -1;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -54,42 +55,59 @@ static void fd_close(int *fd)
 	*fd = -1;
 }
 
+/* The child of userns_fd_new(): born in the new user namespace, it only waits for its
+ * parent to close the pipe. It shares our memory (CLONE_VM), so it touches nothing else. */
+static int userns_child(void *arg)
+{
+	const int *hold = arg;
+	char c;
+
+	/* Raw system calls only: libc's wrappers (and a sanitizer's interceptors of them)
+	 * would use the thread state we share with the parent. Our copy of the descriptor
+	 * table has the write end too: without closing it, the read would never see the
+	 * parent's close. */
+	(void)syscall(SYS_close, hold[1]);
+	(void)syscall(SYS_read, hold[0], &c, 1);
+	(void)syscall(SYS_exit, 0);
+	return 0;
+}
+
 int userns_fd_new(const struct storage_idmap *idmap, int *ret_fd, struct error *err)
 {
-	int ready[2] = { -1, -1 }, hold[2] = { -1, -1 };
-	char path[64], c;
-	int fd = -1, r;
+	/* Enough for read() and _exit() on any architecture we build for. */
+	enum { STACK_SIZE = 64 * 1024 };
+	int hold[2] = { -1, -1 };
+	autofree int *child_fds = xmalloc(2 * sizeof(int));
+	autofree char *stack = NULL;
+	sigset_t all, old;
+	char path[64];
+	int fd = -1, r = 0, saved_errno;
 	pid_t pid;
 
 	if (idmap->uid_count == 0 || idmap->gid_count == 0)
 		return error_set(err, -EINVAL, "Invalid id map: empty range");
-	if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
-		r = error_errno(err, -errno, "Failed to create a pipe");
-		goto out;
-	}
+	if (pipe2(hold, O_CLOEXEC) < 0)
+		return error_errno(err, -errno, "Failed to create a pipe");
 
-	/* The child makes the namespace and waits (on hold) while we write its maps and take
-	 * a descriptor; the namespace lives on through the descriptor. */
-	pid = fork();
+	/* The child is created in the namespace and waits (on hold) while we write its maps
+	 * and take a descriptor; the namespace lives on through the descriptor. CLONE_VM:
+	 * copying the page tables of this large, threaded process (fork) cost tens of ms. */
+	stack = xmalloc(STACK_SIZE);
+	/* The child runs no signal handler: a handler would run on our memory. It inherits
+	 * this thread's mask with everything blocked. */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* The child reads its own copy: we reset hold[] while it may not have run yet. */
+	child_fds[0] = hold[0];
+	child_fds[1] = hold[1];
+	pid = clone(userns_child, stack + STACK_SIZE, CLONE_NEWUSER | CLONE_VM | SIGCHLD,
+		    child_fds);
+	saved_errno = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = saved_errno;
 	if (pid < 0) {
-		r = error_errno(err, -errno, "Failed to fork");
+		r = error_errno(err, -errno, "Failed to create a user namespace");
 		goto out;
-	}
-	if (pid == 0) {
-		(void)close(ready[0]);
-		(void)close(hold[1]);
-		c = unshare(CLONE_NEWUSER) < 0 ? 1 : 0;
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		(void)read(hold[0], &c, 1);
-		_exit(0);
-	}
-	fd_close(&ready[1]);
-	fd_close(&hold[0]);
-
-	if (read(ready[0], &c, 1) != 1 || c != 0) {
-		r = error_set(err, -EPERM, "Failed to create a user namespace");
-		goto out_child;
 	}
 	r = write_map(pid, "uid_map", idmap->uid_base, idmap->uid_count, err);
 	if (r < 0)
@@ -107,8 +125,6 @@ out_child:
 	fd_close(&hold[1]); /* lets the child exit */
 	wait_child(pid, NULL);
 out:
-	fd_close(&ready[0]);
-	fd_close(&ready[1]);
 	fd_close(&hold[0]);
 	fd_close(&hold[1]);
 	if (r < 0)
@@ -117,20 +133,32 @@ out:
 	return 0;
 }
 
+int mount_tree_clone(int dir_fd, int userns_fd, bool readonly, bool recursive, const char *what,
+		     int *ret_fd, struct error *err)
+{
+	struct mount_attr attr = { .attr_set = (userns_fd >= 0 ? MOUNT_ATTR_IDMAP : 0) |
+					       (readonly ? MOUNT_ATTR_RDONLY : 0),
+				   .userns_fd = userns_fd >= 0 ? (uint64_t)userns_fd : 0 };
+	autoclose int fd = -1;
+
+	fd = open_tree(dir_fd, "",
+		       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH |
+			       (recursive ? AT_RECURSIVE : 0));
+	if (fd < 0)
+		return error_errno(err, -errno, "Failed to clone the mount of '%s'", what);
+	if (attr.attr_set && mount_setattr(fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+					   &attr, sizeof(attr)) < 0)
+		return error_errno(err, -errno, "Failed to %s '%s'",
+				   userns_fd >= 0 ? "idmap" : "make read-only", what);
+	*ret_fd = take_fd(fd);
+	return 0;
+}
+
 /* A detached clone of the directory dir_fd, idmapped through userns_fd. */
 static int idmapped_clone(int dir_fd, int userns_fd, const char *what, int *ret_fd,
 			  struct error *err)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
-	autoclose int fd = -1;
-
-	fd = open_tree(dir_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
-	if (fd < 0)
-		return error_errno(err, -errno, "Failed to clone the mount of '%s'", what);
-	if (mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0)
-		return error_errno(err, -errno, "Failed to idmap '%s'", what);
-	*ret_fd = take_fd(fd);
-	return 0;
+	return mount_tree_clone(dir_fd, userns_fd, false, false, what, ret_fd, err);
 }
 
 /* The layers of one overlay, as descriptors. */

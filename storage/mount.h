@@ -41,6 +41,12 @@ int mount_overlay_ro(const int *lower_fds, unsigned n, int target_fd, const char
 int mount_idmapped_bind(int src_fd, int target_fd, const struct storage_idmap *idmap,
 			const char *what, struct error *err);
 
+/* A detached clone (open_tree) of the mount at dir_fd (a directory or a file opened
+ * O_PATH), with its submounts when recursive, idmapped through userns_fd unless it is -1,
+ * read-only when asked: ready for move_mount() anywhere, another mount namespace too. */
+int mount_tree_clone(int dir_fd, int userns_fd, bool readonly, bool recursive, const char *what,
+		     int *ret_fd, struct error *err);
+
 /* True when name in dir_fd is the root of a mount. */
 bool mount_is_root(int dir_fd, const char *name);
 

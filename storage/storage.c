@@ -26,14 +26,17 @@ const char *const storage_volume_type_names[] = {
 	[_STORAGE_VOLUME_TYPE_MAX] = NULL,
 };
 
+/* lvm and ceph (later issues) each add a file and a line here. */
 static const struct storage_driver *const storage_drivers[] = {
 	&storage_driver_dir,
+	&storage_driver_btrfs,
 };
 
 static const struct config_key storage_volume_keys[] = {
 	{ .name = "size", .type = CONFIG_TYPE_SIZE },
 	{ .name = "security.shifted", .type = CONFIG_TYPE_BOOL },
 	{ .name = "security.unmapped", .type = CONFIG_TYPE_BOOL },
+	{ .name = "security.shared", .type = CONFIG_TYPE_BOOL },
 	{ .name = "volatile.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{ .name = "user.", .type = CONFIG_TYPE_STRING, .flags = CONFIG_KEY_PREFIX },
 	{},
@@ -77,8 +80,7 @@ json_t *storage_drivers_json(void)
 	return a;
 }
 
-/* Checks a name a client gave (what: "storage pool", "storage volume", "snapshot"). */
-static int name_check(const char *what, const char *name, struct error *err)
+int storage_name_check(const char *what, const char *name, struct error *err)
 {
 	if (object_name_is_valid(name))
 		return 0;
@@ -94,6 +96,12 @@ static json_t *json_string_own(char *s)
 
 	free(s);
 	return j;
+}
+
+/* Whether a and b (either may be NULL) are the same string, or both absent. */
+static bool str_eq_null(const char *a, const char *b)
+{
+	return a ? b && streq(a, b) : !b;
 }
 
 static long long now_sec(void)
@@ -150,7 +158,7 @@ int storage_pool_load(struct db *db, const char *lodge_dir, const char *name,
 	struct storage_pool *pool;
 	int r;
 
-	r = name_check("storage pool", name, err);
+	r = storage_name_check("storage pool", name, err);
 	if (r < 0)
 		return r;
 	r = db_storage_pool_get(db, name, &row, err);
@@ -187,6 +195,56 @@ static int pool_mount(struct storage_pool *pool, struct error *err)
 	return 0;
 }
 
+/* The canonical form of a pool source, for comparing: its real path when it exists. */
+static char *source_canonical(const char *source)
+{
+	char *real = realpath(source, NULL);
+
+	return real ? real : xstrdup(source);
+}
+
+/* True when path a is b or lies beneath it. */
+static bool path_is_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+
+	return strncmp(a, b, n) == 0 && (a[n] == '\0' || a[n] == '/' || streq(b, "/"));
+}
+
+/* Refuses a source another pool holds: the same path or device, or a directory inside
+ * (or around) another pool's. */
+static int pool_source_check(struct storage_pool *pool, struct error *err)
+{
+	autofree char *mine = source_canonical(json_get_str(pool->config, "source"));
+	autojson json_t *names = NULL;
+	size_t i;
+	json_t *n;
+	int r;
+
+	r = db_storage_pool_names(pool->db, &names, err);
+	if (r < 0)
+		return r;
+	json_array_foreach(names, i, n)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *other = NULL;
+		autofree char *theirs = NULL;
+		const char *source;
+
+		if (storage_pool_load(pool->db, pool->lodge_dir, json_string_value(n), &other,
+				      NULL) < 0)
+			continue;
+		source = json_get_str(other->config, "source");
+		if (str_is_empty(source))
+			continue;
+		theirs = source_canonical(source);
+		if (path_is_within(mine, theirs) || path_is_within(theirs, mine))
+			return error_set(err, -EINVAL,
+					 "Source '%s' is already used by storage pool '%s'",
+					 json_get_str(pool->config, "source"), other->name);
+	}
+	return 0;
+}
+
 int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 			const char *driver_name, const char *description, const json_t *config,
 			struct error *err)
@@ -196,7 +254,7 @@ int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 	const struct storage_driver *driver;
 	int r;
 
-	r = name_check("storage pool", name, err);
+	r = storage_name_check("storage pool", name, err);
 	if (r < 0)
 		return r;
 	driver = storage_driver_find(driver_name);
@@ -218,6 +276,9 @@ int storage_pool_create(struct db *db, const char *lodge_dir, const char *name,
 	if (r < 0)
 		return r;
 	r = driver->pool_init(pool, err);
+	if (r < 0)
+		return r;
+	r = pool_source_check(pool, err);
 	if (r < 0)
 		return r;
 
@@ -424,6 +485,11 @@ int storage_pool_update(struct storage_pool *pool, const char *description, cons
 		return error_set(err, -EINVAL, "The source of storage pool '%s' cannot be changed",
 				 pool->name);
 
+	/* The loop file's size is fixed once made (growing it is a later step). */
+	if (!str_eq_null(json_get_str(pool->config, "size"), json_get_str(next, "size")))
+		return error_set(err, -EOPNOTSUPP,
+				 "The size of storage pool '%s' cannot be changed yet", pool->name);
+
 	if (!description)
 		description = pool->description;
 	r = db_storage_pool_update(pool->db, pool->id, description, next, err);
@@ -509,6 +575,26 @@ int storage_pools_list_json(struct db *db, const char *lodge_dir, bool full, jso
 	return 0;
 }
 
+/* Mounts the pools whose storage needs a host mount (a btrfs loop file after a reboot);
+ * a pool that fails is logged and stays unavailable, the others come up. */
+static void pools_mount_all(struct db *db, const char *lodge_dir, const json_t *names)
+{
+	size_t i;
+	json_t *n;
+
+	json_array_foreach(names, i, n)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+		struct error e = ERROR_INIT;
+
+		if (storage_pool_load(db, lodge_dir, json_string_value(n), &pool, &e) == 0 &&
+		    pool->driver->pool_unmount && pool_mount(pool, &e) < 0)
+			log_error("Failed to mount storage pool '%s': %s", pool->name,
+				  error_message(&e));
+		error_clear(&e);
+	}
+}
+
 int storage_default_init(struct db *db, const char *lodge_dir, struct error *err)
 {
 	autojson json_t *names = NULL;
@@ -517,8 +603,10 @@ int storage_default_init(struct db *db, const char *lodge_dir, struct error *err
 	r = db_storage_pool_names(db, &names, err);
 	if (r < 0)
 		return r;
-	if (json_array_size(names) > 0)
+	if (json_array_size(names) > 0) {
+		pools_mount_all(db, lodge_dir, names);
 		return 0;
+	}
 
 	r = storage_pool_create(db, lodge_dir, "default", "dir", "", NULL, err);
 	if (r < 0)
@@ -567,10 +655,10 @@ static int volume_name_check(enum storage_volume_type type, const char *name, st
 	if (type == STORAGE_VOLUME_IMAGE)
 		return fingerprint_check(name, err);
 	if (!slash)
-		return name_check("storage volume", name, err);
+		return storage_name_check("storage volume", name, err);
 	vol = xstrndup(name, (size_t)(slash - name));
 	if (!object_name_is_valid(vol) || !object_name_is_valid(slash + 1))
-		return name_check("storage volume", "/", err);
+		return storage_name_check("storage volume", "/", err);
 	return 0;
 }
 
@@ -671,7 +759,7 @@ int storage_volume_create_custom(struct storage_pool *pool, const char *name,
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("storage volume", name, err);
+	r = storage_name_check("storage volume", name, err);
 	if (r < 0)
 		return r;
 	if (!str_is_empty(content_type) && !streq(content_type, "filesystem")) {
@@ -741,11 +829,15 @@ int storage_volume_update(struct storage_pool *pool, const struct storage_volume
 	updated.config = next;
 	old_size = json_get_str(vol->config, "size");
 	new_size = json_get_str(next, "size");
-	if (!(old_size ? new_size && streq(old_size, new_size) : !new_size)) {
+	if (!str_eq_null(old_size, new_size)) {
 		r = pool_mount(pool, err);
 		if (r < 0)
 			return r;
-		r = volume_apply_size(pool, &updated, err);
+		/* An unset size lifts the limit. */
+		if (str_is_empty(new_size) && pool->driver->volume_set_quota)
+			r = pool->driver->volume_set_quota(pool, &updated, 0, err);
+		else
+			r = volume_apply_size(pool, &updated, err);
 		if (r < 0)
 			return r;
 	}
@@ -796,6 +888,12 @@ static int volume_users(struct storage_pool *pool, const struct storage_volume *
 	return 0;
 }
 
+int storage_volume_users(struct storage_pool *pool, const struct storage_volume *vol, json_t **ret,
+			 struct error *err)
+{
+	return volume_users(pool, vol, ret, err);
+}
+
 static int volume_check_unused(struct storage_pool *pool, const struct storage_volume *vol,
 			       struct error *err)
 {
@@ -819,7 +917,7 @@ static int volume_rename(struct storage_pool *pool, const struct storage_volume 
 {
 	int r;
 
-	r = name_check("storage volume", new_name, err);
+	r = storage_name_check("storage volume", new_name, err);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, vol->type, new_name, err);
@@ -929,7 +1027,7 @@ int storage_volume_snapshot_create(struct storage_pool *pool, enum storage_volum
 	autofree char *snap_name = NULL;
 	int r;
 
-	r = name_check("snapshot", snap, err);
+	r = storage_name_check("snapshot", snap, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, type, name, &vol, err);
@@ -966,7 +1064,7 @@ static int snapshot_load(struct storage_pool *pool, enum storage_volume_type typ
 	autofree char *snap_name = NULL;
 	int r;
 
-	r = name_check("snapshot", snap, err);
+	r = storage_name_check("snapshot", snap, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, type, name, &vol, err);
@@ -1024,7 +1122,7 @@ int storage_volume_snapshot_rename(struct storage_pool *pool, enum storage_volum
 	r = snapshot_load(pool, type, name, snap, &vol, &snapshot, err);
 	if (r < 0)
 		return r;
-	r = name_check("snapshot", new_snap, err);
+	r = storage_name_check("snapshot", new_snap, err);
 	if (r < 0)
 		return r;
 	new_name = str_printf("%s/%s", name, new_snap);
@@ -1168,6 +1266,85 @@ int storage_volumes_list_json(struct storage_pool *pool, int type, bool full, js
 		return r;
 	*ret = take_ptr(out);
 	return 0;
+}
+
+/* The custom volume a disk device names, its pool loaded. */
+static int disk_volume_load(struct db *db, const char *lodge_dir, const json_t *dev,
+			    struct storage_pool **ret_pool, struct storage_volume **ret_vol,
+			    struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	int r;
+
+	r = storage_pool_load(db, lodge_dir, json_get_str(dev, "pool"), &pool, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_load(pool, STORAGE_VOLUME_CUSTOM, json_get_str(dev, "source"), ret_vol,
+				err);
+	if (r < 0)
+		return r;
+	*ret_pool = take_ptr(pool);
+	return 0;
+}
+
+/* True for a disk device that mounts a custom volume (not the root disk). */
+static bool device_is_volume_disk(const json_t *dev)
+{
+	const char *path = json_get_str(dev, "path");
+
+	return streq(json_get_str(dev, "type") ?: "", "disk") && json_get_str(dev, "pool") &&
+	       path && !streq(path, "/");
+}
+
+int storage_disk_volume_paths(struct db *db, const char *lodge_dir, const json_t *devices,
+			      json_t **ret, struct error *err)
+{
+	autojson json_t *paths = json_object();
+	const char *devname;
+	json_t *dev;
+	int r;
+
+	json_object_foreach((json_t *)devices, devname, dev)
+	{
+		autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+		autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+		char *path = NULL;
+
+		if (!device_is_volume_disk(dev))
+			continue;
+		r = disk_volume_load(db, lodge_dir, dev, &pool, &vol, err);
+		if (r >= 0)
+			r = storage_volume_mount(pool, STORAGE_VOLUME_CUSTOM, vol->name, &path,
+						 err);
+		if (r < 0)
+			return error_prefix(err, "Device '%s'", devname);
+		(void)json_object_set_new(paths, devname, json_string_own(path));
+	}
+	*ret = take_ptr(paths);
+	return 0;
+}
+
+int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev, json_t **ret,
+			      struct error *err)
+{
+	autoclean(storage_pool_freep) struct storage_pool *pool = NULL;
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	const char *shared;
+	int r;
+
+	if (!device_is_volume_disk(dev)) {
+		*ret = json_array();
+		return 0;
+	}
+	r = disk_volume_load(db, lodge_dir, dev, &pool, &vol, err);
+	if (r < 0)
+		return r;
+	shared = json_get_str(vol->config, "security.shared");
+	if (shared && streq(shared, "true")) {
+		*ret = json_array();
+		return 0;
+	}
+	return db_storage_volume_users(db, pool->name, vol->name, ret, err);
 }
 
 /* ---- images and instance volumes ------------------------------------------------------ */
@@ -1318,7 +1495,7 @@ int storage_instance_create_from_image(struct storage_pool *pool, const char *na
 	autoclean(image_lock_release) char *key = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = fingerprint_check(fingerprint, err);
@@ -1354,7 +1531,7 @@ int storage_instance_create_empty(struct storage_pool *pool, const char *name, s
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = volume_check_absent(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -1376,7 +1553,7 @@ int storage_instance_mount(struct storage_pool *pool, const char *name,
 {
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	return volume_mount(pool, STORAGE_VOLUME_CONTAINER, name, idmap, ret_rootfs, err);
@@ -1386,7 +1563,7 @@ int storage_instance_unmount(struct storage_pool *pool, const char *name, struct
 {
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	return volume_unmount(pool, STORAGE_VOLUME_CONTAINER, name, err);
@@ -1399,7 +1576,7 @@ int storage_instance_delete(struct storage_pool *pool, const char *name, struct 
 	autofree char *base = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
@@ -1432,7 +1609,7 @@ int storage_instance_rename(struct storage_pool *pool, const char *name, const c
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = name_check("instance", name, err);
+	r = storage_name_check("instance", name, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
@@ -1458,6 +1635,45 @@ static int copy_within(struct storage_pool *pool, const struct storage_volume *s
 	if (r < 0)
 		return r;
 	return volume_record(pool, &dst, err);
+}
+
+/* Removes the volume (type, name) of pool and its snapshots, if recorded: the undo of a
+ * copy. */
+static void volume_remove_quietly(struct storage_pool *pool, enum storage_volume_type type,
+				  const char *name)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+
+	if (storage_volume_load(pool, type, name, &vol, NULL) == 0)
+		(void)volume_remove(pool, vol, NULL);
+}
+
+/* Copies vol (a volume or a snapshot) into the new volume dst of the same pool, with its
+ * snapshots when with_snapshots; nothing of the copy stays when a step fails. */
+static int copy_within_all(struct storage_pool *pool, const struct storage_volume *vol,
+			   const char *dst, bool with_snapshots, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	int r;
+
+	r = copy_within(pool, vol, dst, err);
+	if (r < 0 || !with_snapshots)
+		return r;
+
+	r = db_storage_volume_list(pool->db, pool->id, storage_volume_type_names[vol->type],
+				   vol->name, &snaps, err);
+	for (size_t i = 0; i < snaps.n && r >= 0; i++) {
+		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
+		autofree char *dst_snap =
+			str_printf("%s/%s", dst, strchr(snaps.items[i]->name, '/') + 1);
+
+		snap = volume_from_row(snaps.items[i], vol->type);
+		r = copy_within(pool, snap, dst_snap, err);
+	}
+	db_storage_volume_list_release(&snaps);
+	if (r < 0)
+		volume_remove_quietly(pool, vol->type, dst);
+	return r;
 }
 
 /* Opens the directory containing path (a volume's root filesystem). */
@@ -1565,7 +1781,7 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 	const char *base;
 	int r;
 
-	r = name_check("instance", dst, err);
+	r = storage_name_check("instance", dst, err);
 	if (r < 0)
 		return r;
 	r = storage_volume_load(src_pool, STORAGE_VOLUME_CONTAINER, src, &vol, err);
@@ -1605,30 +1821,170 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 		image_lock_take(key);
 	}
 
-	r = copy_within(src_pool, vol, dst, err);
+	return copy_within_all(src_pool, vol, dst,
+			       (flags & STORAGE_COPY_SNAPSHOTS) && !strchr(src, '/'), err);
+}
+
+/* Replaces the contents of the mounted custom volume dst (of dst_pool) with those of src
+ * (of src_pool, a volume or a snapshot). */
+static int custom_contents_copy(struct storage_pool *src_pool, const struct storage_volume *src,
+				struct storage_pool *dst_pool, const struct storage_volume *dst,
+				struct error *err)
+{
+	autofree char *src_path = NULL, *dst_path = NULL;
+	autoclose int src_fd = -1, dst_fd = -1;
+	int r;
+
+	r = src_pool->driver->volume_mount(src_pool, src, NULL, &src_path, err);
 	if (r < 0)
 		return r;
-	if (!(flags & STORAGE_COPY_SNAPSHOTS) || strchr(src, '/'))
-		return 0;
+	r = dst_pool->driver->volume_mount(dst_pool, dst, NULL, &dst_path, err);
+	if (r < 0)
+		return r;
+	src_fd = open(src_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (src_fd < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", src_path);
+	dst_fd = open(dst_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dst_fd < 0)
+		return error_errno(err, -errno, "Failed to open '%s'", dst_path);
+	r = tree_clear(dst_fd, err);
+	if (r < 0)
+		return r;
+	return tree_copy_contents(src_fd, dst_fd, err);
+}
 
-	r = db_storage_volume_list(src_pool->db, src_pool->id, "container", src, &snaps, err);
+/* Copies custom volume src of src_pool to the new dst_name of another pool through the
+ * host, its snapshots first (each copied into the new volume, then snapshotted there). */
+static int custom_copy_across(struct storage_pool *src_pool, const struct storage_volume *src,
+			      struct storage_pool *dst_pool, const char *dst_name,
+			      bool with_snapshots, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	struct storage_volume dst = *src;
+	autojson json_t *config = json_deep_copy(src->config);
+	int r;
+
+	dst.id = 0;
+	dst.name = (char *)dst_name;
+	dst.config = config;
+	dst.created_at = now_sec();
+	r = dst_pool->driver->volume_create(dst_pool, &dst, err);
+	if (r < 0)
+		return r;
+	r = volume_apply_size(dst_pool, &dst, err);
+	if (r >= 0)
+		r = volume_record(dst_pool, &dst, err);
+	else
+		(void)dst_pool->driver->volume_delete(dst_pool, &dst, NULL);
+	if (r < 0)
+		return r;
+
+	if (with_snapshots)
+		r = db_storage_volume_list(src_pool->db, src_pool->id, "custom", src->name, &snaps,
+					   err);
 	for (size_t i = 0; i < snaps.n && r >= 0; i++) {
 		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
-		autofree char *dst_snap =
-			str_printf("%s/%s", dst, strchr(snaps.items[i]->name, '/') + 1);
+		const char *snap_name = strchr(snaps.items[i]->name, '/') + 1;
+		struct storage_volume dst_snap;
+		autofree char *name = str_printf("%s/%s", dst_name, snap_name);
 
-		snap = volume_from_row(snaps.items[i], STORAGE_VOLUME_CONTAINER);
-		r = copy_within(src_pool, snap, dst_snap, err);
+		snap = volume_from_row(snaps.items[i], STORAGE_VOLUME_CUSTOM);
+		r = custom_contents_copy(src_pool, snap, dst_pool, &dst, err);
+		if (r >= 0)
+			r = dst_pool->driver->snapshot_create(dst_pool, &dst, snap_name, err);
+		if (r < 0)
+			break;
+		dst_snap = *snap;
+		dst_snap.name = name;
+		r = volume_record(dst_pool, &dst_snap, err);
 	}
 	db_storage_volume_list_release(&snaps);
-	if (r < 0) {
-		autoclean(storage_volume_freep) struct storage_volume *copy = NULL;
+	if (r >= 0)
+		r = custom_contents_copy(src_pool, src, dst_pool, &dst, err);
+	if (r < 0)
+		volume_remove_quietly(dst_pool, STORAGE_VOLUME_CUSTOM, dst_name);
+	return r;
+}
 
-		/* Undo: the copy and whatever snapshots it got. */
-		if (storage_volume_load(dst_pool, STORAGE_VOLUME_CONTAINER, dst, &copy, NULL) == 0)
-			(void)volume_remove(dst_pool, copy, NULL);
+int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
+			       struct storage_pool *dst_pool, const char *dst, bool with_snapshots,
+			       struct error *err)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	int r;
+
+	r = storage_name_check("storage volume", dst, err);
+	if (r < 0)
 		return r;
+	r = storage_volume_load(src_pool, STORAGE_VOLUME_CUSTOM, src, &vol, err);
+	if (r < 0)
+		return r;
+	r = volume_check_absent(dst_pool, STORAGE_VOLUME_CUSTOM, dst, err);
+	if (r < 0)
+		return r;
+	r = pool_mount(src_pool, err);
+	if (r >= 0)
+		r = pool_mount(dst_pool, err);
+	if (r < 0)
+		return r;
+	if (src_pool->id == dst_pool->id)
+		return copy_within_all(src_pool, vol, dst, with_snapshots && !strchr(src, '/'),
+				       err);
+	return custom_copy_across(src_pool, vol, dst_pool, dst, with_snapshots && !strchr(src, '/'),
+				  err);
+}
+
+int storage_volume_move_custom(struct storage_pool *src_pool, const struct storage_volume *vol,
+			       struct storage_pool *dst_pool, const char *dst, struct error *err)
+{
+	int r;
+
+	if (src_pool->id == dst_pool->id)
+		return storage_volume_rename(src_pool, vol, dst, err);
+	r = volume_check_unused(src_pool, vol, err);
+	if (r < 0)
+		return r;
+	r = storage_volume_copy_custom(src_pool, vol->name, dst_pool, dst, true, err);
+	if (r < 0)
+		return r;
+	r = volume_remove(src_pool, vol, err);
+	if (r < 0)
+		volume_remove_quietly(dst_pool, STORAGE_VOLUME_CUSTOM, dst);
+	return r;
+}
+
+int storage_volume_snapshots_list_json(struct storage_pool *pool, const struct storage_volume *vol,
+				       bool full, json_t **ret, struct error *err)
+{
+	struct db_storage_volume_list snaps = { NULL, 0 };
+	autojson json_t *out = json_array();
+	int r;
+
+	r = db_storage_volume_list(pool->db, pool->id, storage_volume_type_names[vol->type],
+				   vol->name, &snaps, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < snaps.n; i++) {
+		autoclean(storage_volume_freep) struct storage_volume *snap = NULL;
+		json_t *j = NULL;
+
+		snap = volume_from_row(snaps.items[i], vol->type);
+		if (!full) {
+			(void)json_array_append_new(
+				out, json_string_own(volume_url(pool, vol->type, snap->name)));
+			continue;
+		}
+		r = storage_volume_to_json(pool, snap, &j, err);
+		if (r < 0)
+			break;
+		(void)json_object_set_new(j, "name", json_string(strchr(snap->name, '/') + 1));
+		(void)json_object_set_new(j, "expires_at", json_time(0, 0));
+		(void)json_array_append_new(out, j);
 	}
+	db_storage_volume_list_release(&snaps);
+	if (r < 0)
+		return r;
+	*ret = take_ptr(out);
 	return 0;
 }
 
@@ -1655,6 +2011,19 @@ int storage_instance_snapshot_rename(struct storage_pool *pool, const char *name
 {
 	return storage_volume_snapshot_rename(pool, STORAGE_VOLUME_CONTAINER, name, snap, new_snap,
 					      err);
+}
+
+int storage_instance_set_size(struct storage_pool *pool, const char *name, const char *size,
+			      struct error *err)
+{
+	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
+	autojson json_t *config = json_pack("{s:s}", "size", size);
+	int r;
+
+	r = storage_volume_load(pool, STORAGE_VOLUME_CONTAINER, name, &vol, err);
+	if (r < 0)
+		return r;
+	return storage_volume_update(pool, vol, NULL, config, true, err);
 }
 
 int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t *ret_used,

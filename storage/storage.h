@@ -175,6 +175,11 @@ struct storage_driver {
 };
 
 extern const struct storage_driver storage_driver_dir;
+extern const struct storage_driver storage_driver_btrfs;
+
+/* Checks a name a client gave (what: "storage pool", "storage volume", "snapshot"): -EINVAL
+ * "Invalid <what> name '<name>'" unless object_name_is_valid(). */
+int storage_name_check(const char *what, const char *name, struct error *err);
 
 /* The driver called name, NULL if none. */
 const struct storage_driver *storage_driver_find(const char *name);
@@ -225,8 +230,8 @@ int storage_pools_list_json(struct db *db, const char *lodge_dir, bool full, jso
 			    struct error *err);
 
 /* Creates the pool "default" (dir) when there is no pool at all, and gives the "default"
- * profile a root disk on it when that profile has none. Called once at daemon start-up;
- * blocks. */
+ * profile a root disk on it when that profile has none; otherwise mounts the pools that need
+ * a host mount (btrfs), logging those that fail. Called once at daemon start-up; blocks. */
 int storage_default_init(struct db *db, const char *lodge_dir, struct error *err);
 
 /* ---- volumes (any type) --------------------------------------------------------------- */
@@ -271,6 +276,24 @@ int storage_volume_snapshot_rename(struct storage_pool *pool, enum storage_volum
 				   const char *name, const char *snap, const char *new_snap,
 				   struct error *err);
 
+/* Copies custom volume src (or snapshot "src/snap") of src_pool to the new custom volume
+ * dst of dst_pool (which may be src_pool), its snapshots too when with_snapshots. Within a
+ * pool the driver clones (btrfs: subvolume snapshots); between pools the files are copied.
+ * A failed copy leaves nothing. Blocks. */
+int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
+			       struct storage_pool *dst_pool, const char *dst, bool with_snapshots,
+			       struct error *err);
+
+/* Moves custom volume vol (with its snapshots) to dst of dst_pool: a rename within the pool,
+ * a copy then a delete between pools. -EBUSY naming the users when something uses it.
+ * Blocks. */
+int storage_volume_move_custom(struct storage_pool *src_pool, const struct storage_volume *vol,
+			       struct storage_pool *dst_pool, const char *dst, struct error *err);
+
+/* GET .../volumes/<type>/<name>/snapshots: URLs, or objects (full) named by the snapshot. */
+int storage_volume_snapshots_list_json(struct storage_pool *pool, const struct storage_volume *vol,
+				       bool full, json_t **ret, struct error *err);
+
 /* Host path of a custom volume's filesystem (a new string). Blocks. */
 int storage_volume_mount(struct storage_pool *pool, enum storage_volume_type type, const char *name,
 			 char **ret_path, struct error *err);
@@ -280,6 +303,11 @@ int storage_volume_unmount(struct storage_pool *pool, enum storage_volume_type t
 /* Bytes a volume uses. Blocks (walks the tree on dir). */
 int storage_volume_usage(struct storage_pool *pool, const struct storage_volume *vol,
 			 uint64_t *ret_used, struct error *err);
+
+/* What uses the volume, as API URLs (instances and profiles for a custom volume). New
+ * array in *ret. */
+int storage_volume_users(struct storage_pool *pool, const struct storage_volume *vol, json_t **ret,
+			 struct error *err);
 
 /* The volume as GET .../volumes/<type>/<name> shows it, used_by included. */
 int storage_volume_to_json(struct storage_pool *pool, const struct storage_volume *vol,
@@ -291,6 +319,21 @@ json_t *storage_volume_etag_source(const struct storage_volume *vol);
 /* GET .../volumes[/<type>]: URLs or objects (full) of the pool's volumes of type (-1: all),
  * snapshots excluded. */
 int storage_volumes_list_json(struct storage_pool *pool, int type, bool full, json_t **ret,
+			      struct error *err);
+
+/* ---- custom volumes on instances ------------------------------------------------------ */
+
+/* For each disk device of devices (an instance's expanded devices) that mounts a custom
+ * volume ("pool", "source", a "path" other than "/"): mounts the volume and maps the
+ * device's name to the volume's host path in *ret (a new object). Errors name the device.
+ * Blocks. */
+int storage_disk_volume_paths(struct db *db, const char *lodge_dir, const json_t *devices,
+			      json_t **ret, struct error *err);
+
+/* The URLs of the instances and profiles that attach the custom volume of disk device dev,
+ * when that volume is exclusive (security.shared is not true); an empty array for a
+ * shared volume or a device that is no custom volume. */
+int storage_disk_volume_users(struct db *db, const char *lodge_dir, const json_t *dev, json_t **ret,
 			      struct error *err);
 
 /* ---- instance volumes ----------------------------------------------------------------- */
@@ -351,6 +394,11 @@ int storage_instance_snapshot_restore(struct storage_pool *pool, const char *nam
 				      struct error *err);
 int storage_instance_snapshot_rename(struct storage_pool *pool, const char *name, const char *snap,
 				     const char *new_snap, struct error *err);
+
+/* Sets the "size" of container name's volume (a quota on btrfs; recorded only on dir).
+ * Blocks. */
+int storage_instance_set_size(struct storage_pool *pool, const char *name, const char *size,
+			      struct error *err);
 
 /* Bytes container name's volume uses (for the state's disk usage). Blocks. */
 int storage_instance_usage(struct storage_pool *pool, const char *name, uint64_t *ret_used,

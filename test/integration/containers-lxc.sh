@@ -126,6 +126,30 @@ fi
 if lxc config set c1 raw.lxc "lxc.init.cmd=/bin/evil" 2>/dev/null; then
 	fail "raw.lxc accepted"
 fi
+# Live CPU and process limits reach the container's cgroup on the host (v1 controllers
+# here; the unified files elsewhere).
+cg_read() { # CONTROLLER V1FILE V2FILE: c1's cgroup file for CONTROLLER
+	local pid rel
+	pid=$(lxc info c1 | awk '/^PID:/ {print $2}')
+	rel=$(awk -F: -v c="$1" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) { print $2 $3; exit } }' "/proc/$pid/cgroup")
+	if [ -n "$rel" ]; then
+		cat "/sys/fs/cgroup/${rel%%/*}/${rel#*/}/$2"
+	else
+		cat "/sys/fs/cgroup$(awk -F: '$1 == "0" {print $3}' "/proc/$pid/cgroup")/$3"
+	fi
+}
+lxc config set c1 limits.processes 50 || fail "config set limits.processes"
+assert_eq "$(cg_read pids pids.max pids.max)" 50 "limits.processes applied live"
+lxc config set c1 limits.cpu 1 || fail "config set limits.cpu"
+cpus=$(cg_read cpuset cpuset.cpus cpuset.cpus)
+assert_match "$cpus" '^[0-9]+$' "limits.cpu=1 pins one CPU"
+lxc config set c1 limits.cpu.allowance 25ms/100ms || fail "config set limits.cpu.allowance"
+assert_match "$(cg_read cpu cpu.cfs_quota_us cpu.max)" '^25000( 100000)?$' "limits.cpu.allowance applied live"
+lxc config unset c1 limits.processes || fail "config unset limits.processes"
+assert_eq "$(cg_read pids pids.max pids.max)" max "limits.processes lifted live"
+lxc config unset c1 limits.cpu.allowance
+lxc config unset c1 limits.cpu
+
 # config edit (YAML on stdin, a PUT with the ETag): a description and a user key.
 lxc config show c1 | sed 's/^description: .*/description: edited/; s/^config:$/config:\n  user.edited: "yes"/' |
 	lxc config edit c1 || fail "config edit"
@@ -134,6 +158,33 @@ assert_eq "$(lxc list c1 --format json | jq -r '.[0].description')" edited "conf
 assert_eq "$(lxc config get c1 limits.memory)" 64MiB "config edit kept the other keys"
 printf 'config:\n  limits.memory: lots\n' | lxc config edit c1 2>/dev/null && fail "config edit with a bad value"
 assert_eq "$(lxc config get c1 limits.memory)" 64MiB "a refused edit changed nothing"
+
+# disks hot-plugged into the running container: a host directory (read-only too), a custom
+# volume (idmapped: root inside writes, the file is 0-owned on disk), and out again. The
+# target's path resolves inside the container, symlinks included.
+mkdir -p "$LODGE_DIR/share" && echo shared >"$LODGE_DIR/share/f"
+lxc config device add c1 share disk source="$LODGE_DIR/share" path=/mnt/share >/dev/null ||
+	fail "hot-plug a host directory"
+assert_eq "$(lxc exec c1 -- cat /mnt/share/f)" shared "hot-plugged directory content"
+lxc config device add c1 ro disk source="$LODGE_DIR/share" path=/mnt/ro readonly=true >/dev/null ||
+	fail "hot-plug read-only"
+lxc exec c1 -- sh -c 'echo x > /mnt/ro/g' 2>/dev/null && fail "wrote through a read-only disk"
+lxc storage volume create default hv >/dev/null || fail "volume create"
+lxc storage volume attach default hv c1 /mnt/hv || fail "hot-plug a custom volume"
+lxc exec c1 -- sh -c 'echo vol > /mnt/hv/f' || fail "root in the container writes to the volume"
+hvf=$(find "$LODGE_DIR/storage-pools/default" -path '*hv*' -name f -type f | head -n1)
+[ -n "$hvf" ] || fail "the volume's file is not on the pool"
+assert_eq "$(stat -c %u "$hvf")" 0 "volume files are stored unshifted"
+lxc exec c1 -- ln -s /etc /root/escape
+lxc config device add c1 esc disk source="$LODGE_DIR/share" path=/root/escape/lodge-esc >/dev/null ||
+	fail "hot-plug through a symlink"
+[ -e /etc/lodge-esc ] && fail "a hot-plug target resolved on the host"
+assert_eq "$(lxc exec c1 -- cat /etc/lodge-esc/f)" shared "target resolved in the container"
+for d in share ro esc; do lxc config device remove c1 "$d" >/dev/null || fail "unplug $d"; done
+lxc storage volume detach default hv c1 || fail "detach the volume"
+lxc exec c1 -- grep -q ' /mnt/share \| /mnt/hv \| /etc/lodge-esc ' /proc/mounts && fail "a disk is still mounted after unplug"
+lxc storage volume delete default hv || fail "volume delete"
+lxc exec c1 -- rm /root/escape
 
 # snapshots
 lxc exec c1 -- sh -c 'echo before > /root/state'

@@ -2,7 +2,8 @@
 # lodged SIGKILLed in the middle of a create, a copy and a delete, at several moments each:
 # after every restart each instance the API lists is whole (its volume and driver state
 # exist and it starts), every volume and driver directory belongs to a listed instance,
-# and the interrupted name can be used again.
+# and the interrupted name can be used again. Then a host reboot (lodged and every container
+# killed at once): boot.autostart and the last power state decide what comes back.
 . "$(dirname "$0")/lib.sh"
 need_root
 need_cmd lxc busybox
@@ -63,6 +64,32 @@ for delay in 0.05 0.2 0.5 1; do
 	crash_during delete "$delay" lxc delete victim
 	lxc delete -f victim >/dev/null 2>&1 || true
 done
+
+# A host reboot: lodged and every container go down at once. On the next start, what ran
+# comes back (volatile.last_state.power), boot.autostart=false stays down, and
+# boot.autostart=true comes back even though it was stopped.
+lxc launch busybox ran >/dev/null || fail "launch ran"
+lxc launch busybox pinned-off >/dev/null || fail "launch pinned-off"
+lxc config set pinned-off boot.autostart false || fail "set boot.autostart false"
+lxc init busybox pinned-on >/dev/null || fail "init pinned-on"
+lxc config set pinned-on boot.autostart true || fail "set boot.autostart true"
+kill -KILL "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+for c in ran pinned-off; do
+	ip netns exec "$NETNS" lxc-stop -P "$LODGE_DIR/containers" -n "$c" -k || fail "power cut of $c"
+done
+daemon_start
+for _ in $(seq 100); do
+	[ "$(lxc list ran -c s --format csv)" = RUNNING ] &&
+		[ "$(lxc list pinned-on -c s --format csv)" = RUNNING ] && break
+	sleep 0.1
+done
+assert_eq "$(lxc list ran -c s --format csv)" RUNNING "what ran before the reboot"
+assert_eq "$(lxc list pinned-on -c s --format csv)" RUNNING "boot.autostart=true"
+assert_eq "$(lxc list pinned-off -c s --format csv)" STOPPED "boot.autostart=false"
+assert_eq "$(lxc exec ran -- cat /etc/hostname)" ran "exec after the reboot"
+lxc delete -f ran pinned-on pinned-off || fail "delete the reboot set"
 
 # The source survived all of it, data included.
 assert_eq "$(lxc start src && lxc exec src -- stat -c %s /big)" 67108864 "src after the crashes"

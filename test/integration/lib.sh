@@ -120,6 +120,15 @@ state_cleanup() {
 	rm -rf "$LODGE_DIR"
 }
 
+# Detaches the loop devices whose backing files are in $LODGE_DIR (btrfs pools' loop files
+# a test left attached); storage tests register it with at_exit.
+loops_cleanup() {
+	local l
+	for l in $(losetup -a 2>/dev/null | grep -F "$LODGE_DIR/" | cut -d: -f1); do
+		losetup -d "$l" 2>/dev/null || true
+	done
+}
+
 daemon_kill() {
 	if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
 		kill -TERM "$DAEMON_PID"

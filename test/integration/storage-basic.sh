@@ -11,7 +11,7 @@ export LXD_DIR="$LODGE_DIR" LXD_CONF="$LODGE_DIR/lxc-conf"
 reply=$(expect_status 200 GET /1.0)
 jq -e '.metadata.api_extensions | index("storage")' <<<"$reply" >/dev/null || fail "api_extensions lacks storage"
 assert_eq "$(jq -c '.metadata.environment.storage_supported_drivers' <<<"$reply")" \
-	'[{"Name":"dir","Version":"1","Remote":false}]' "storage_supported_drivers"
+	'[{"Name":"dir","Version":"1","Remote":false},{"Name":"btrfs","Version":"6.2","Remote":false}]' "storage_supported_drivers"
 
 # First start made the pool "default", used by the default profile's root disk.
 assert_eq "$(lxc storage list --format csv | cut -d, -f1,2)" "default,dir" "default pool"

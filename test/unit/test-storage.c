@@ -328,6 +328,69 @@ START_TEST(test_storage_pool_source_must_be_empty)
 }
 END_TEST
 
+START_TEST(test_storage_pool_source_not_shared)
+{
+	autoclean(db_closep) struct db *db = db_open_ok();
+	autofree char *source = str_printf("%s/src", unit_tmpdir);
+	autofree char *inner = str_printf("%s/src/inner", unit_tmpdir);
+	autojson json_t *config = json_pack("{s:s}", "source", source);
+	autojson json_t *same = json_pack("{s:s}", "source", source);
+	autojson json_t *nested = json_pack("{s:s}", "source", inner);
+	autojson json_t *names = NULL;
+	struct error err = ERROR_INIT;
+
+	ck_assert_int_eq(mkdir(source, 0755), 0);
+	ck_ok(storage_pool_create(db, unit_tmpdir, "p1", "dir", "", config, &_e));
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "p2", "dir", "", same, &err),
+			 -EINVAL);
+	{
+		autofree char *want =
+			str_printf("Source '%s' is already used by storage pool 'p1'", source);
+
+		ck_assert_str_eq(error_message(&err), want);
+	}
+	error_clear(&err);
+	/* Inside another pool's source: refused before anything is made there. */
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "p3", "btrfs", "", nested, &err),
+			 -EINVAL);
+	ck_assert(strstr(error_message(&err), "already used by storage pool 'p1'"));
+	error_clear(&err);
+	ck_ok(db_storage_pool_names(db, &names, &_e));
+	ck_assert_uint_eq(json_array_size(names), 1);
+	ck_assert(!exists(inner));
+}
+END_TEST
+
+START_TEST(test_storage_btrfs_keys_checked)
+{
+	autoclean(db_closep) struct db *db = db_open_ok();
+	autojson json_t *unknown = json_pack("{s:s}", "nope", "1");
+	autojson json_t *options = json_pack("{s:s}", "btrfs.mount_options", "ro;rm -rf");
+	autojson json_t *size = json_pack("{s:s}", "size", "lots");
+	autojson json_t *tiny = json_pack("{s:s}", "size", "1MiB");
+	autofree char *disks = str_printf("%s/disks", unit_tmpdir);
+	struct error err = ERROR_INIT;
+
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "b", "btrfs", "", unknown, &err),
+			 -EINVAL);
+	ck_assert_str_eq(error_message(&err), "Unknown configuration key 'nope'");
+	error_clear(&err);
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "b", "btrfs", "", options, &err),
+			 -EINVAL);
+	ck_assert(strstr(error_message(&err), "btrfs.mount_options"));
+	error_clear(&err);
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "b", "btrfs", "", size, &err),
+			 -EINVAL);
+	error_clear(&err);
+	ck_assert_int_eq(storage_pool_create(db, unit_tmpdir, "b", "btrfs", "", tiny, &err),
+			 -EINVAL);
+	ck_assert(strstr(error_message(&err), "at least 128MiB"));
+	error_clear(&err);
+	/* Nothing made on disk for any of them. */
+	ck_assert(!exists(disks) || rmdir(disks) == 0);
+}
+END_TEST
+
 START_TEST(test_storage_default_init)
 {
 	autoclean(db_closep) struct db *db = db_open_ok();
@@ -774,6 +837,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_storage_names_refuse_paths);
 	tcase_add_test(tc, test_storage_pool_lifecycle);
 	tcase_add_test(tc, test_storage_pool_source_must_be_empty);
+	tcase_add_test(tc, test_storage_pool_source_not_shared);
+	tcase_add_test(tc, test_storage_btrfs_keys_checked);
 	tcase_add_test(tc, test_storage_default_init);
 	tcase_add_test(tc, test_storage_instance_clone_is_overlay);
 	tcase_add_test(tc, test_storage_instance_idmapped);
