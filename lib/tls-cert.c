@@ -166,8 +166,8 @@ int tls_cert_info(const char *pem, struct tls_cert_info *ret, struct error *err)
 	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 	if (!cert)
 		return error_set(err, -EINVAL, "Invalid PEM certificate");
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
-				      info.common_name, sizeof(info.common_name)) < 0 ||
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, info.common_name,
+				      sizeof(info.common_name)) < 0 ||
 	    !str_is_single_line(info.common_name))
 		info.common_name[0] = '\0';
 	info.not_before = asn1_time_seconds(X509_get0_notBefore(cert));
