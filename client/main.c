@@ -11,11 +11,19 @@
 /* Every top-level command, in the order help lists them. A new command adds its
  * client/cmd-<name>.c to lodge_SOURCES, its declaration to client.h and its line here. */
 static const struct command *const commands[] = {
-	&command_config,  &command_console, &command_copy,	&command_delete,  &command_exec,
-	&command_file,	  &command_info,    &command_init,	&command_launch,  &command_list,
-	&command_monitor, &command_move,    &command_operation, &command_pause,	  &command_profile,
-	&command_rename,  &command_restart, &command_restore,	&command_resume,  &command_snapshot,
-	&command_start,	  &command_storage, &command_stop,	&command_version, NULL,
+	&command_config,    &command_console,
+	&command_copy,	    &command_delete,
+	&command_exec,	    &command_file,
+	&command_info,	    &command_init,
+	&command_launch,    &command_list,
+	&command_monitor,   &command_move,
+	&command_operation, &command_pause,
+	&command_profile,   &command_rename,
+	&command_remote,    &command_restart,
+	&command_restore,   &command_resume,
+	&command_snapshot,  &command_start,
+	&command_storage,   &command_stop,
+	&command_version,   NULL,
 };
 
 int main(int argc, char **argv)

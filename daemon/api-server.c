@@ -79,6 +79,10 @@ static const char *const api_extensions[] = {
 	"id_map_current",
 	"container_only_migration",
 	"container_exec_recording",
+	"certificate_update",
+	"certificate_project",
+	"certificate_token",
+	"remote_token_expiry",
 	NULL,
 };
 

@@ -43,6 +43,9 @@ struct api_identity {
 	char username[64];    /* unix: the peer's user name or uid */
 	char address[96];     /* "@" on the unix socket, "ip:port" over TLS */
 	char fingerprint[65]; /* TLS client certificate SHA-256, "" if none */
+	/* A trusted TLS client limited to projects (comma-separated names). */
+	bool restricted;
+	char projects[512];
 };
 
 #define API_MAX_PARAMS 4
@@ -62,6 +65,9 @@ enum route_flags {
 	ROUTE_STREAM_BODY = 1 << 1,
 	/* Only registered when the daemon runs with --testing. */
 	ROUTE_TESTING = 1 << 2,
+	/* POST is served to untrusted clients too; the handler authorises them itself
+	 * (POST /1.0/certificates with a trust password or token). */
+	ROUTE_UNTRUSTED_POST = 1 << 3,
 };
 
 struct route {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/auth.h"
 #include "daemon/events.h"
 #include "daemon/http.h"
 #include "daemon/operations.h"
@@ -267,8 +268,15 @@ int daemon_https_listen(struct daemon *d, const char *address, struct error *err
 	/* Ask for a client certificate; auth_tls_setup() makes it optional and accepts
 	 * self-signed ones, trust is then decided by fingerprint. */
 	info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION |
+			       SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	/* TLS 1.2 with forward secrecy and AEAD only (TLS 1.3's suites all are). */
+	info.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20";
 	info.keepalive_timeout = 60;
+	/* Handshakes and request headers must not take long (daemon/http.c admits a bounded
+	 * number of connections that have not authenticated yet). */
+	info.timeout_secs = HTTP_TLS_TIMEOUT_SEC;
+	info.timeout_secs_ah_idle = HTTP_TLS_TIMEOUT_SEC;
 	d->tls_vhost = lws_create_vhost(d->lws, &info);
 	if (!d->tls_vhost)
 		return error_set(err, -EADDRINUSE, "Failed to listen on '%s'", address);
@@ -357,6 +365,9 @@ int daemon_init(struct daemon *d, const struct daemon_options *opts, struct erro
 	r = events_new(d, &d->events);
 	if (r < 0)
 		return error_errno(err, r, "Failed to set up events");
+	r = auth_new(d, &d->auth, err);
+	if (r < 0)
+		return r;
 
 	lws_set_log_level(log_get_level() >= LOG_LEVEL_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 	foreign_loops[0] = &d->loop;
@@ -414,6 +425,8 @@ void daemon_release(struct daemon *d)
 	d->events = NULL;
 	operations_free(d->operations);
 	d->operations = NULL;
+	auth_free(d->auth);
+	d->auth = NULL;
 	if (d->loop.data) {
 		on_wakeup(&d->wakeup);
 		close_handle((uv_handle_t *)&d->wakeup);
@@ -423,6 +436,7 @@ void daemon_release(struct daemon *d)
 		if (uv_loop_close(&d->loop) < 0)
 			log_debug("Event loop still had handles at exit, ignoring");
 	}
+	http_tls_admission_free(d);
 	db_close(d->db);
 	d->db = NULL;
 	/* Only the daemon that created the socket removes it: one that failed to take the

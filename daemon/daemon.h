@@ -18,6 +18,8 @@ struct lws_context;
 struct lws_vhost;
 struct operations;
 struct events;
+struct auth;
+struct tls_admission;
 
 struct daemon_options {
 	const char *dir;   /* LODGE_DIR */
@@ -36,13 +38,15 @@ struct daemon {
 	struct db *db;
 	struct operations *operations;
 	struct events *events;
+	struct auth *auth; /* the trust store and pending trust tokens */
 
 	char *dir;
 	char *socket_path;
 	char *tmp_dir; /* $LODGE_DIR/tmp: large request bodies, staging */
 	char *server_cert_pem;
 	char *server_cert_fingerprint;
-	char *https_address; /* as listening now, NULL if none */
+	char *https_address;		     /* as listening now, NULL if none */
+	struct tls_admission *tls_admission; /* daemon/http.c: unauthenticated TLS connections */
 	bool testing;
 
 	long long started_sec;

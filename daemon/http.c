@@ -13,12 +13,15 @@
  */
 #include "daemon/http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +87,125 @@ static const struct {
 static struct daemon *wsi_daemon(struct lws *wsi)
 {
 	return lws_context_user(lws_get_context(wsi));
+}
+
+/* --- TLS admission ------------------------------------------------------------------------ */
+
+/* Anyone on the network can open TLS connections: each costs a descriptor, memory and, for
+ * the handshake, CPU on the loop thread that also serves the unix socket. A connection
+ * counts as unauthenticated from its accept until it makes a request as a trusted client.
+ * New connections are refused at accept past HTTP_TLS_UNAUTH_MAX unauthenticated ones (or a
+ * quarter of the descriptor limit, when that is lower) in
+ * all, or HTTP_TLS_UNAUTH_PER_IP from one address, so a flood of idle, slow or handshaking
+ * connections from a few hosts can neither starve the unix socket nor lock out clients
+ * elsewhere. lws bounds each stage's time (handshake, headers: HTTP_TLS_TIMEOUT_SEC), and
+ * an untrusted client's idle keep-alive connection ends after HTTP_TLS_UNAUTH_IDLE_SEC. */
+struct tls_conn {
+	struct lws *wsi;
+	char addr[INET6_ADDRSTRLEN];
+};
+
+struct tls_admission {
+	/* lws creates the connection's wsi right after accepting it, before the wsi has its
+	 * descriptor: the address seen at accept, for the WSI_CREATE that follows. */
+	char accepted[INET6_ADDRSTRLEN];
+	size_t max; /* HTTP_TLS_UNAUTH_MAX or RLIMIT_NOFILE / 4 */
+	size_t n_conns;
+	struct tls_conn conns[HTTP_TLS_UNAUTH_MAX]; /* the unauthenticated connections */
+};
+
+static void sockaddr_to_string(const struct sockaddr_storage *sa, char *buf, size_t size)
+{
+	const void *addr = sa->ss_family == AF_INET6
+				   ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+				   : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+
+	if (!inet_ntop(sa->ss_family, addr, buf, (socklen_t)size))
+		buf[0] = '\0';
+}
+
+/* Uncounts wsi if it is counted. */
+static void tls_admission_release(struct daemon *d, struct lws *wsi)
+{
+	struct tls_admission *a = d->tls_admission;
+
+	for (size_t i = 0; a && i < a->n_conns; i++) {
+		if (a->conns[i].wsi == wsi) {
+			a->conns[i] = a->conns[--a->n_conns];
+			return;
+		}
+	}
+}
+
+static int tls_admission_accept(struct daemon *d, const struct lws_filter_network_conn_args *args)
+{
+	struct tls_admission *a = d->tls_admission;
+	char addr[INET6_ADDRSTRLEN];
+	unsigned from_addr = 0;
+
+	if (!a) {
+		struct rlimit rl;
+
+		a = d->tls_admission = xcalloc(1, sizeof(*a));
+		a->max = HTTP_TLS_UNAUTH_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 < a->max)
+			a->max = (size_t)rl.rlim_cur / 4;
+	}
+	sockaddr_to_string(&args->cli_addr, addr, sizeof(addr));
+	for (size_t i = 0; i < a->n_conns; i++)
+		from_addr += streq(a->conns[i].addr, addr);
+	if (a->n_conns >= a->max || from_addr >= HTTP_TLS_UNAUTH_PER_IP) {
+		log_debug("Refused a TLS connection from %s: %zu unauthenticated ones (%u from it)",
+			  addr, a->n_conns, from_addr);
+		return 1;
+	}
+	memcpy(a->accepted, addr, sizeof(addr));
+	return 0;
+}
+
+static void tls_admission_count(struct daemon *d, struct lws *wsi)
+{
+	struct tls_admission *a = d->tls_admission;
+	struct tls_conn *c;
+
+	/* accept checked that a slot is free */
+	if (!a || a->n_conns >= HTTP_TLS_UNAUTH_MAX)
+		return;
+	c = &a->conns[a->n_conns++];
+	c->wsi = wsi;
+	memcpy(c->addr, a->accepted, sizeof(c->addr));
+	a->accepted[0] = '\0';
+}
+
+/* FILTER_NETWORK_CONNECTION, WSI_CREATE and WSI_DESTROY: lws calls them with no
+ * per-session data. Returns nonzero to refuse the connection. */
+static int tls_admission(struct lws *wsi, enum lws_callback_reasons reason, void *user)
+{
+	struct daemon *d = wsi_daemon(wsi);
+
+	/* Listening sockets are created with the vhost, before d->tls_vhost is set. */
+	if (reason != LWS_CALLBACK_WSI_DESTROY &&
+	    (!d->tls_vhost || lws_get_vhost(wsi) != d->tls_vhost))
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return tls_admission_accept(d, user);
+	case LWS_CALLBACK_WSI_CREATE:
+		tls_admission_count(d, wsi);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		tls_admission_release(d, wsi);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+void http_tls_admission_free(struct daemon *d)
+{
+	free(d->tls_admission);
+	d->tls_admission = NULL;
 }
 
 static void api_request_free(struct api_request *req)
@@ -261,6 +383,8 @@ static void request_route(struct api_request *req, const char *raw_path)
 
 	req->path = xstrdup(raw_path);
 	r = auth_identify(req->d, req->wsi, &req->identity, &err);
+	if (r == 0 && req->identity.trusted)
+		tls_admission_release(req->d, lws_get_network_wsi(req->wsi));
 	if (r == 0)
 		r = router_match(req, &err);
 	if (r == 0)
@@ -516,6 +640,7 @@ static int http_write_some(struct lws *wsi, struct api_request *req)
 static int http_on_writeable(struct lws *wsi, struct http_session *session)
 {
 	struct api_request *req = session->req;
+	bool untrusted;
 	int r;
 
 	if (!req || !req->replied || req->later)
@@ -527,9 +652,16 @@ static int http_on_writeable(struct lws *wsi, struct http_session *session)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
+	untrusted = !req->identity.trusted;
 	api_request_free(req);
 	session->req = NULL;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	if (lws_http_transaction_completed(wsi))
+		return -1;
+	/* An untrusted client has little reason to keep a connection: it gets a short idle
+	 * time, so that its slot frees soon. */
+	if (untrusted)
+		lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_KEEPALIVE_IDLE, HTTP_TLS_UNAUTH_IDLE_SEC);
+	return 0;
 }
 
 static void http_on_closed(struct http_session *session)
@@ -699,6 +831,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 			 size_t len)
 {
 	struct http_session *session = user;
+
+	if (reason == LWS_CALLBACK_FILTER_NETWORK_CONNECTION || reason == LWS_CALLBACK_WSI_CREATE ||
+	    reason == LWS_CALLBACK_WSI_DESTROY)
+		return tls_admission(wsi, reason, user);
 
 	/* lws calls some of these (CLOSED_HTTP for a connection whose headers never
 	 * completed) before it allocated the per-session data. */

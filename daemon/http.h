@@ -16,11 +16,24 @@ struct lws_protocols;
 /* The one protocol serving HTTP and websockets on every vhost (a terminated list). */
 const struct lws_protocols *http_protocols(void);
 
+struct daemon;
+
+/* Frees the bookkeeping of unauthenticated TLS connections (after the lws context). */
+void http_tls_admission_free(struct daemon *d);
+
 /* Caps: anything a client can make us hold has a limit. */
 #define HTTP_MAX_JSON_BODY   (8u << 20)	   /* non-streamed bodies */
 #define HTTP_MAX_STREAM_BODY (64ull << 30) /* streamed bodies (image uploads) */
 #define WS_MAX_MESSAGE	     (1u << 20)	   /* one incoming websocket message */
 #define WS_MAX_QUEUED	     (16u << 20)   /* unsent outgoing bytes before we drop a listener */
+/* TLS connections not yet used by a trusted client: at most this many at once (and from
+ * one address), each stage
+ * (handshake, request headers) within HTTP_TLS_TIMEOUT_SEC, idle keep-alive at most
+ * HTTP_TLS_UNAUTH_IDLE_SEC. */
+#define HTTP_TLS_UNAUTH_MAX	 512
+#define HTTP_TLS_UNAUTH_PER_IP	 64
+#define HTTP_TLS_TIMEOUT_SEC	 10
+#define HTTP_TLS_UNAUTH_IDLE_SEC 5
 
 struct ws_conn;
 

@@ -10,18 +10,19 @@
 
 /* One table per api-*.c file, one line each. */
 static const struct route *const route_tables[] = {
-	api_server_routes,     /* daemon/api-server.c */
-	api_operations_routes, /* daemon/api-operations.c */
-	api_events_routes,     /* daemon/api-events.c */
-	api_resources_routes,  /* daemon/api-resources.c */
-	api_testing_routes,    /* daemon/api-testing.c */
-	api_networks_routes,   /* daemon/api-networks.c */
-	api_images_routes,     /* daemon/api-images.c */
-	api_storage_routes,    /* daemon/api-storage.c */
-	api_profiles_routes,   /* daemon/api-profiles.c */
-	api_instances_routes,  /* daemon/api-instances.c */
-	api_exec_routes,       /* daemon/api-exec.c */
-	api_files_routes,      /* daemon/api-files.c */
+	api_server_routes,	 /* daemon/api-server.c */
+	api_operations_routes,	 /* daemon/api-operations.c */
+	api_events_routes,	 /* daemon/api-events.c */
+	api_resources_routes,	 /* daemon/api-resources.c */
+	api_testing_routes,	 /* daemon/api-testing.c */
+	api_networks_routes,	 /* daemon/api-networks.c */
+	api_images_routes,	 /* daemon/api-images.c */
+	api_storage_routes,	 /* daemon/api-storage.c */
+	api_profiles_routes,	 /* daemon/api-profiles.c */
+	api_instances_routes,	 /* daemon/api-instances.c */
+	api_exec_routes,	 /* daemon/api-exec.c */
+	api_files_routes,	 /* daemon/api-files.c */
+	api_certificates_routes, /* daemon/api-certificates.c */
 };
 
 /* Matches one pattern against path segment by segment; captures {x} segments. */

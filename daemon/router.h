@@ -9,6 +9,7 @@
 extern const struct route api_server_routes[];
 extern const struct route api_operations_routes[];
 extern const struct route api_events_routes[];
+extern const struct route api_certificates_routes[];
 extern const struct route api_resources_routes[];
 extern const struct route api_images_routes[];
 extern const struct route api_storage_routes[];

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "daemon/auth.h"
 #include "lib/str.h"
 
 /* Last: makes the unsafe libc functions compile errors. */
@@ -30,6 +31,15 @@
 CONFIG_VALIDATE_ONE_OF(validate_compression_algorithm, "none", "gzip", "bzip2", "xz", "lzma",
 		       "zstd")
 
+static int validate_token_expiry(const char *value, struct error *err)
+{
+	long long when;
+
+	if (auth_expiry_parse(value, 0, &when) < 0)
+		return error_set(err, -EINVAL, "Invalid expiry expression '%s'", value);
+	return 0;
+}
+
 static const struct config_key server_config_keys[] = {
 	{ .name = "core.https_address",
 	  .type = CONFIG_TYPE_STRING,
@@ -42,6 +52,10 @@ static const struct config_key server_config_keys[] = {
 	  .type = CONFIG_TYPE_INT,
 	  .default_value = "5",
 	  .validate = config_validate_uint },
+	/* How long a trust token stays valid ("1d 12H"); empty: until used. */
+	{ .name = "core.remote_token_expiry",
+	  .type = CONFIG_TYPE_STRING,
+	  .validate = validate_token_expiry },
 	{ .name = "core.trust_password",
 	  .type = CONFIG_TYPE_STRING,
 	  .flags = CONFIG_KEY_HIDDEN,

@@ -1000,14 +1000,6 @@ static void random_bytes(void *buf, size_t len)
 	}
 }
 
-static char *base64_encode(const void *data, size_t len)
-{
-	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-
-	EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-	return out;
-}
-
 char *ws_key_new(void)
 {
 	uint8_t nonce[16];

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "http-tls.h"
 #include "json.h"
 #include "log.h"
 #include "str.h"
@@ -17,7 +18,14 @@
 #define LXD_USER_AGENT	       "User-Agent: lodge " LODGE_VERSION
 
 struct lxd_client {
-	char *socket_path;
+	char *socket_path; /* NULL for an https remote */
+	struct http_url url;
+	char *host_header; /* "host:port" of an https remote */
+	enum http_tls_verify verify;
+	char *fingerprint;
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
 	char *project;
 	int timeout_ms;
 	int cancel_fd;
@@ -43,11 +51,52 @@ struct lxd_client *lxd_client_new(const char *socket_path)
 	return c;
 }
 
+static char *xstrdup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int lxd_client_new_https(const char *url, const struct http_tls_options *tls,
+			 struct lxd_client **ret, struct error *err)
+{
+	struct lxd_client *c;
+	struct http_url u = HTTP_URL_INIT;
+	int r;
+
+	r = http_url_parse(url, &u, err);
+	if (r < 0)
+		return r;
+	c = xcalloc(1, sizeof(*c));
+	c->url = u;
+	c->host_header = strchr(u.host, ':') ? str_printf("[%s]:%s", u.host, u.port)
+					     : str_printf("%s:%s", u.host, u.port);
+	c->verify = tls->verify;
+	c->fingerprint = xstrdup_or_null(tls->fingerprint);
+	c->ca_file = xstrdup_or_null(tls->ca_file);
+	c->cert_file = xstrdup_or_null(tls->cert_file);
+	c->key_file = xstrdup_or_null(tls->key_file);
+	c->timeout_ms = LXD_TIMEOUT_DEFAULT_MS;
+	c->cancel_fd = -1;
+	*ret = c;
+	return 0;
+}
+
+bool lxd_client_is_remote(const struct lxd_client *c)
+{
+	return !c->socket_path;
+}
+
 void lxd_client_free(struct lxd_client *c)
 {
 	if (!c)
 		return;
 	free(c->socket_path);
+	http_url_release(&c->url);
+	free(c->host_header);
+	free(c->fingerprint);
+	free(c->ca_file);
+	free(c->cert_file);
+	free(c->key_file);
 	free(c->project);
 	free(c);
 }
@@ -180,7 +229,18 @@ static int lxd_connect(struct lxd_client *c, int timeout_ms, struct http_conn **
 	struct http_conn *conn = NULL;
 	int r;
 
-	r = http_conn_new_unix(c->socket_path, timeout_ms, &conn, err);
+	if (c->socket_path)
+		r = http_conn_new_unix(c->socket_path, timeout_ms, &conn, err);
+	else
+		r = http_conn_new_tls(c->url.host, c->url.port,
+				      &(struct http_tls_options){
+					      .verify = c->verify,
+					      .fingerprint = c->fingerprint,
+					      .ca_file = c->ca_file,
+					      .cert_file = c->cert_file,
+					      .key_file = c->key_file,
+				      },
+				      timeout_ms, &conn, NULL, err);
 	if (r < 0)
 		return r;
 	http_conn_set_cancel_fd(conn, c->cancel_fd);
@@ -221,6 +281,7 @@ static int lxd_query_timeout(struct lxd_client *c, const char *method, const cha
 		    &(struct http_request){
 			    .method = method,
 			    .target = target,
+			    .host = c->host_header,
 			    .headers = headers,
 			    .body = data,
 			    .body_len = data ? strlen(data) : 0,
@@ -344,6 +405,7 @@ int lxd_websocket_connect(struct lxd_client *c, const char *path, struct ws **re
 			 &(struct http_request){
 				 .method = "GET",
 				 .target = target,
+				 .host = c->host_header,
 				 .headers = headers,
 			 },
 			 &resp, err);

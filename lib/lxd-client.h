@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "http-client.h"
+#include "http-tls.h"
 #include "macro.h"
 
 /* Where the daemon listens: $LODGE_SOCKET, else $LODGE_DIR/unix.socket, else
@@ -23,9 +24,18 @@ struct lxd_client;
 
 /* A client for the daemon at socket_path (NULL: lxd_socket_path()). Does not connect yet. */
 struct lxd_client *lxd_client_new(const char *socket_path);
+/* A client for the server at url ("https://host[:port]") over TLS, verified and presenting
+ * a client certificate as tls says (its strings are copied). -EINVAL for a bad url. */
+int lxd_client_new_https(const char *url, const struct http_tls_options *tls,
+			 struct lxd_client **ret, struct error *err);
+
+/* True for an https client, false for the unix socket. */
+bool lxd_client_is_remote(const struct lxd_client *c);
+
 void lxd_client_free(struct lxd_client *c);
 DEFINE_FREEP(struct lxd_client, lxd_client_free)
 
+/* The unix socket path, or NULL for an https client. */
 const char *lxd_client_get_socket_path(const struct lxd_client *c);
 
 /* Milliseconds a request may wait between two reads or writes (-1: forever); default 120 s.

@@ -436,3 +436,62 @@ char *url_encode_path(const char *s)
 	}
 	return strbuf_detach(&sb);
 }
+
+static const char base64_chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *data, size_t len)
+{
+	const unsigned char *in = data;
+	char *out = xmalloc(4 * ((len + 2) / 3) + 1);
+	char *o = out;
+
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		*o++ = base64_chars[(v >> 18) & 63];
+		*o++ = base64_chars[(v >> 12) & 63];
+		*o++ = i + 1 < len ? base64_chars[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < len ? base64_chars[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+unsigned char *base64_decode(const char *s, size_t *ret_len)
+{
+	autofree unsigned char *out = xmalloc(strlen(s) / 4 * 3 + 4);
+	size_t n = 0, pad = 0;
+	uint32_t v = 0;
+	int bits = 0;
+
+	for (; *s; s++) {
+		const char *p;
+
+		if (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
+			continue;
+		if (*s == '=') {
+			pad++;
+			continue;
+		}
+		p = strchr(base64_chars, *s);
+		if (!p || pad > 0)
+			return NULL;
+		v = (v << 6) | (uint32_t)(p - base64_chars);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[n++] = (unsigned char)(v >> bits);
+		}
+	}
+	/* Leftover bits must be the zero fill of a final partial group. */
+	if (pad > 2 || bits >= 6 || (v & ((1u << bits) - 1)) != 0)
+		return NULL;
+	out[n] = '\0';
+	*ret_len = n;
+	return take_ptr(out);
+}

@@ -67,6 +67,14 @@ bool object_name_is_valid(const char *name);
 /* Lower-case hex of len bytes into a new string. */
 char *hex_encode(const unsigned char *data, size_t len);
 
+/* Standard base64 (RFC 4648, with padding) of len bytes, as a new string. */
+char *base64_encode(const void *data, size_t len);
+
+/* Decodes standard base64, skipping whitespace (PEM bodies come with newlines); padding
+ * is optional. Returns a new buffer (NUL-terminated, not counted in *ret_len), or NULL for
+ * any other character or a bad length. */
+unsigned char *base64_decode(const char *s, size_t *ret_len);
+
 /* n random bytes as 2n lower-case hex characters, from getrandom(). */
 char *random_hex(size_t nbytes);
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/auth.h"
 #include "daemon/server-config.h"
 #include "lib/config.h"
 #include "lib/error.h"
@@ -416,6 +417,27 @@ START_TEST(test_server_config_trust_password)
 }
 END_TEST
 
+START_TEST(test_token_expiry)
+{
+	long long t = 0;
+
+	ck_assert_int_eq(auth_expiry_parse("1d 2H", 1000, &t), 0);
+	ck_assert_int_eq(t, 1000 + 86400 + 7200);
+	ck_assert_int_eq(auth_expiry_parse("30S", 0, &t), 0);
+	ck_assert_int_eq(t, 30);
+	ck_assert_int_eq(auth_expiry_parse("1w 3M", 0, &t), 0);
+	ck_assert_int_eq(t, 7 * 86400 + 180);
+	/* 2026-01-31 + 1 month: Go's AddDate normalises to March 3rd. */
+	ck_assert_int_eq(auth_expiry_parse("1m", 1769817600, &t), 0);
+	ck_assert_int_eq(t, 1769817600 + 31 * 86400);
+	ck_assert_int_eq(auth_expiry_parse("1d 1d", 0, &t), -EINVAL);
+	ck_assert_int_eq(auth_expiry_parse("5 parsecs", 0, &t), -EINVAL);
+	ck_assert_int_eq(auth_expiry_parse("1x", 0, &t), -EINVAL);
+	ck_assert_int_eq(auth_expiry_parse("d", 0, &t), -EINVAL);
+	ck_assert_int_eq(auth_expiry_parse("-1d", 0, &t), -EINVAL);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -433,6 +455,7 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_config_validators);
 	tcase_add_test(tc, test_server_config_drops_defaults);
 	tcase_add_test(tc, test_server_config_trust_password);
+	tcase_add_test(tc, test_token_expiry);
 	suite_add_tcase(s, tc);
 	return s;
 }

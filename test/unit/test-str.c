@@ -114,6 +114,48 @@ START_TEST(test_uuid_shape)
 }
 END_TEST
 
+START_TEST(test_base64_round_trip)
+{
+	static const char *const samples[] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+	static const char *const encoded[] = { "",	   "Zg==",     "Zm8=",	  "Zm9v",
+					       "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+
+	for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+		autofree char *e = base64_encode(samples[i], strlen(samples[i]));
+		autofree unsigned char *d = NULL;
+		size_t len = 99;
+
+		ck_assert_str_eq(e, encoded[i]);
+		d = base64_decode(e, &len);
+		ck_assert_ptr_nonnull(d);
+		ck_assert_uint_eq(len, strlen(samples[i]));
+		ck_assert_str_eq((char *)d, samples[i]);
+	}
+}
+END_TEST
+
+START_TEST(test_base64_decode_hostile)
+{
+	size_t len = 0;
+	unsigned char *d;
+
+	/* PEM bodies wrap lines; padding may be left out. */
+	d = base64_decode("Zm9v\nYmFy\r\n", &len);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(len, 6);
+	free(d);
+	d = base64_decode("Zm9vYg", &len);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_uint_eq(len, 4);
+	free(d);
+	ck_assert_ptr_null(base64_decode("Zm9v!", &len));
+	ck_assert_ptr_null(base64_decode("Zg==Zg==", &len));
+	ck_assert_ptr_null(base64_decode("Z", &len));
+	ck_assert_ptr_null(base64_decode("Zh==", &len)); /* non-zero fill bits */
+	ck_assert_ptr_null(base64_decode("Zg===", &len));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
 	Suite *s = suite_create("str");
@@ -128,6 +170,8 @@ Suite *unit_suite(void)
 	tcase_add_test(tc, test_error_keeps_first_cause);
 	tcase_add_test(tc, test_json_parse_names_problem);
 	tcase_add_test(tc, test_uuid_shape);
+	tcase_add_test(tc, test_base64_round_trip);
+	tcase_add_test(tc, test_base64_decode_hostile);
 	suite_add_tcase(s, tc);
 	return s;
 }
