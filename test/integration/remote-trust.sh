@@ -143,6 +143,14 @@ tls_expect 200 added GET /1.0/instances >/dev/null
 tls_expect 403 added PATCH /1.0 '{"config": {}}' >/dev/null
 tls_expect 403 added POST /1.0/certificates '{"type": "client", "token": true}' >/dev/null
 tls_expect 403 added GET "/1.0/instances?all-projects=true" >/dev/null
+# A token's secret lets anyone join as an unrestricted client: a restricted one never sees
+# the token operation (list, by id), while the unix socket does.
+tokop=$(expect_status 202 POST /1.0/certificates '{"type": "client", "name": "tok-hidden", "token": true}' | jq -r .operation)
+assert_match "$(expect_status 200 GET /1.0/operations | jq -r '.metadata.running[]?')" "${tokop##*/}" "the token operation is listed locally"
+tls_expect 200 added GET /1.0/operations | jq -e --arg id "${tokop##*/}" '[.metadata[]?[]? | select(contains($id))] | length == 0' >/dev/null ||
+	fail "a restricted client sees the token operation in the list"
+tls_expect 404 added GET "$tokop" >/dev/null
+expect_status 200 DELETE "$tokop" >/dev/null
 # Revoked: refused at once.
 expect_status 200 DELETE "/1.0/certificates/$fp" >/dev/null
 tls_expect 403 added GET /1.0/instances >/dev/null
