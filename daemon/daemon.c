@@ -405,6 +405,7 @@ void daemon_stop(struct daemon *d)
 	 * lws has released its handles (ours are unreferenced). */
 	if (d->lws) {
 		lws_context_destroy(d->lws);
+		d->lws_dying = d->lws;
 		d->lws = NULL;
 		d->unix_vhost = d->tls_vhost = NULL;
 	}
@@ -433,6 +434,11 @@ void daemon_release(struct daemon *d)
 		close_handle((uv_handle_t *)&d->sig_term);
 		close_handle((uv_handle_t *)&d->sig_int);
 		(void)uv_run(&d->loop, UV_RUN_DEFAULT);
+		/* On a foreign loop lws frees its context in a second call, once the loop has
+		 * let its handles close. */
+		if (d->lws_dying)
+			lws_context_destroy(d->lws_dying);
+		d->lws_dying = NULL;
 		if (uv_loop_close(&d->loop) < 0)
 			log_debug("Event loop still had handles at exit, ignoring");
 	}
