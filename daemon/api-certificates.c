@@ -7,12 +7,9 @@
  *   as `lxc remote add NAME TOKEN` does) or core.trust_password, and its own TLS
  *   certificate is trusted with the name, type and projects the token was made for.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <libwebsockets.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -26,6 +23,7 @@
 #include "daemon/operations.h"
 #include "daemon/router.h"
 #include "daemon/server-config.h"
+#include "daemon/server.h"
 #include "db/db-certificates.h"
 #include "db/db-config.h"
 #include "lib/json.h"
@@ -238,77 +236,6 @@ static int api_certificate_get(struct api_request *req)
 /* --- POST ---------------------------------------------------------------------------------------
  */
 
-static bool ip_is_global_unicast(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in in;
-		uint32_t a;
-
-		memcpy(&in, sa, sizeof(in));
-		a = ntohl(in.sin_addr.s_addr);
-		return (a >> 24) != 127 && (a >> 24) != 0 && (a >> 16) != 0xa9fe && (a >> 28) < 14;
-	}
-	if (sa->sa_family == AF_INET6) {
-		struct sockaddr_in6 in6;
-
-		memcpy(&in6, sa, sizeof(in6));
-		return !IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr) &&
-		       !IN6_IS_ADDR_LINKLOCAL(&in6.sin6_addr) &&
-		       !IN6_IS_ADDR_MULTICAST(&in6.sin6_addr) &&
-		       !IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
-	}
-	return false;
-}
-
-/* The addresses a token names, as LXD's util.ListenAddresses(): core.https_address itself,
- * or for a wildcard every global unicast address of the host with its port. */
-static json_t *listen_addresses(const char *address)
-{
-	json_t *out = json_array();
-	const char *colon = strrchr(address, ':');
-	autofree char *host = NULL;
-	const char *port = "8443";
-	struct ifaddrs *ifa = NULL;
-
-	if (address[0] == '[' ? strstr(address, "]:") != NULL : colon && !strchr(colon + 1, ']')) {
-		host = xstrndup(address, (size_t)(colon - address));
-		port = colon + 1;
-	} else {
-		host = xstrdup(address);
-	}
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
-	if (!streq(host, "") && !streq(host, "0.0.0.0") && !streq(host, "::")) {
-		json_array_append_new(out, strchr(host, ':') ? json_sprintf("[%s]:%s", host, port)
-							     : json_sprintf("%s:%s", host, port));
-		return out;
-	}
-	if (getifaddrs(&ifa) < 0)
-		return out;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		char buf[INET6_ADDRSTRLEN];
-		const void *a;
-
-		if (!i->ifa_addr || !ip_is_global_unicast(i->ifa_addr))
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET6 && streq(host, "0.0.0.0"))
-			continue;
-		a = i->ifa_addr->sa_family == AF_INET
-			    ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
-			    : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)
-				      ->sin6_addr;
-		if (!inet_ntop(i->ifa_addr->sa_family, a, buf, sizeof(buf)))
-			continue;
-		json_array_append_new(out, i->ifa_addr->sa_family == AF_INET6
-						   ? json_sprintf("[%s]:%s", buf, port)
-						   : json_sprintf("%s:%s", buf, port));
-	}
-	freeifaddrs(ifa);
-	return out;
-}
-
 /* POST /1.0/certificates with "token": true */
 static int cert_token_create(struct api_request *req, json_t *body)
 {
@@ -339,8 +266,8 @@ static int cert_token_create(struct api_request *req, json_t *body)
 			    json_object_get(body, "restricted"), "projects",
 			    json_object_get(body, "projects"), "certificate", "", "password", "",
 			    "token", true);
-	r = auth_token_new(req->d->auth, request, listen_addresses(req->d->https_address), expires,
-			   &op, &err);
+	r = auth_token_new(req->d->auth, request, server_listen_addresses(req->d->https_address),
+			   expires, &op, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
 	return api_reply_async(req, op);
