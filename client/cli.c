@@ -187,8 +187,18 @@ int cli_parse(struct cli *cli, const struct command *const *commands, int argc, 
 	return 1;
 }
 
+struct cli_remote {
+	char *name;
+	struct lxd_client *lxd;
+};
+
 void cli_release(struct cli *cli)
 {
+	for (size_t i = 0; i < cli->n_remotes; i++) {
+		free(cli->remotes[i].name);
+		lxd_client_free(cli->remotes[i].lxd);
+	}
+	free(cli->remotes);
 	free(cli->cmd_path);
 	free(cli->args);
 	free(cli->values);
@@ -513,27 +523,44 @@ char *cli_size_iec(uint64_t bytes, int precision)
 int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
 	       struct error *err)
 {
+	autoclean(remote_config_release) struct remote_config c = REMOTE_CONFIG_INIT;
 	const char *colon = strchr(arg, ':');
-	size_t len;
+	autofree char *remote = NULL;
+	struct lxd_client *client = NULL;
+	const char *project;
+	int r;
 
-	if (!colon) {
-		*lxd = cli_lxd(cli);
-		*name = arg;
-		return 0;
-	}
-	len = (size_t)(colon - arg);
 	/* As lxc's ParseRemote: a snapshot name may hold a ':' ("c1/snap:0"). */
-	if (memchr(arg, '/', len) && strchr(colon, '/') == NULL) {
+	if (!colon || (memchr(arg, '/', (size_t)(colon - arg)) && !strchr(colon, '/'))) {
 		*lxd = cli_lxd(cli);
 		*name = arg;
 		return 0;
 	}
-	if (len == strlen("local") && strncmp(arg, "local", len) == 0) {
-		*lxd = cli_lxd(cli);
-		*name = colon + 1;
-		return 0;
+	remote = xstrndup(arg, (size_t)(colon - arg));
+	for (size_t i = 0; i < cli->n_remotes; i++) {
+		if (streq(cli->remotes[i].name, remote)) {
+			*lxd = cli->remotes[i].lxd;
+			*name = colon + 1;
+			return 0;
+		}
 	}
-	return error_set(err, -ENOENT, "The remote \"%.*s\" doesn't exist", (int)len, arg);
+	r = remote_config_load(&c, err);
+	if (r < 0)
+		return r;
+	if (!remote_config_find(&c, remote))
+		return error_set(err, -ENOENT, "The remote \"%s\" doesn't exist", remote);
+	r = remote_connect(&c, remote, &client, err);
+	if (r < 0)
+		return r;
+	project = cli_flag_string(cli, "project");
+	if (project)
+		lxd_client_set_project(client, project);
+	cli->remotes = xrealloc(cli->remotes, (cli->n_remotes + 1) * sizeof(*cli->remotes));
+	cli->remotes[cli->n_remotes++] =
+		(struct cli_remote){ .name = take_ptr(remote), .lxd = client };
+	*lxd = client;
+	*name = colon + 1;
+	return 0;
 }
 
 static bool component_is_valid(const char *s, size_t len)

@@ -86,8 +86,11 @@ struct cli {
 	struct cli_value *values;
 	size_t n_values;
 	struct lxd_client *lxd; /* see cli_lxd() */
-	json_t *server;		/* see cli_server() */
-	int exit_code;		/* what lodge exits with when run() succeeds (exec) */
+	/* Clients of the remotes named in "REMOTE:NAME" arguments (cli_target()). */
+	struct cli_remote *remotes;
+	size_t n_remotes;
+	json_t *server; /* see cli_server() */
+	int exit_code;	/* what lodge exits with when run() succeeds (exec) */
 };
 
 /* Parses argv against the command tree and global flags into cli (released with
@@ -137,9 +140,10 @@ char *cli_time_short(const char *rfc3339);
 char *cli_size_iec(uint64_t bytes, int precision);
 
 /* Resolves an instance or server argument "[REMOTE:]NAME": *lxd is the API client of the
- * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix and
- * "local:" mean the local daemon; another remote fails with -ENOENT and "The remote \"X\"
- * doesn't exist", as lxc says. Every command resolves its arguments through this. */
+ * remote (borrowed, owned by cli) and *name points at the name part in arg. No prefix means
+ * the default remote (`lodge remote switch`), "local:" the local daemon, another name a
+ * remote of config.yml (client/remote.h); an unknown one fails with -ENOENT and "The remote
+ * \"X\" doesn't exist", as lxc says. Every command resolves its arguments through this. */
 int cli_target(struct cli *cli, const char *arg, struct lxd_client **lxd, const char **name,
 	       struct error *err);
 
@@ -181,6 +185,7 @@ int cli_edit_apply(const json_t *doc, json_t *w, struct error *err);
 
 /* The commands. */
 extern const struct command command_config;
+extern const struct command command_config_trust;
 extern const struct command command_console;
 extern const struct command command_copy;
 extern const struct command command_delete;

@@ -881,7 +881,8 @@ const struct command command_config = {
 	.summary = "Manage instance and server configuration options",
 	.subcommands =
 		(const struct command *const[]){ &command_device, &config_edit, &config_get,
-						 &config_set, &config_show, &config_unset, NULL },
+						 &config_set, &config_show, &command_config_trust,
+						 &config_unset, NULL },
 };
 
 static const struct command profile_list = {

@@ -451,9 +451,18 @@ static int monitor_run(struct cli *cli, struct error *err)
 		.min_rank = 4,
 		.format = cli->format,
 	};
+	struct lxd_client *lxd = NULL;
+	const char *name = NULL;
 	sigset_t mask;
 	int r;
 
+	/* "[<remote>:]": a server, never an instance. */
+	r = cli_target(cli, cli->n_args > 0 ? cli->args[0] : "", &lxd, &name, err);
+	if (r < 0)
+		return r;
+	if (!str_is_empty(name))
+		return error_set(err, -EINVAL, "Invalid remote '%s': expected \"<remote>:\"",
+				 cli->args[0]);
 	m.n_types = cli_flag_list(cli, "type", &types);
 	m.types = types;
 	if (loglevel) {
@@ -472,11 +481,10 @@ static int monitor_run(struct cli *cli, struct error *err)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return error_errno(err, -errno, "Failed to create a signalfd");
-	lxd_client_set_cancel_fd(cli_lxd(cli), sfd);
+	lxd_client_set_cancel_fd(lxd, sfd);
 
-	r = lxd_events_connect(cli_lxd(cli),
-			       cli_flag_bool(cli, "all-projects") ? "all-projects=true" : NULL, &ws,
-			       err);
+	r = lxd_events_connect(lxd, cli_flag_bool(cli, "all-projects") ? "all-projects=true" : NULL,
+			       &ws, err);
 	if (r == 0)
 		r = monitor_loop(ws, &m, err);
 
@@ -516,7 +524,8 @@ const struct command command_monitor = {
 		},
 	.formats = CLI_FORMATS_DOCUMENT,
 	.default_format = CLI_FORMAT_YAML,
+	.args = "[<remote>:]",
 	.min_args = 0,
-	.max_args = 0,
+	.max_args = 1,
 	.run = monitor_run,
 };

@@ -16,7 +16,7 @@ static const struct command *const commands[] = {
 	&command_image,	   &command_info,      &command_init,
 	&command_launch,   &command_list,      &command_monitor,
 	&command_move,	   &command_operation, &command_pause,
-	&command_profile,  &command_remote,    &command_rename,
+	&command_profile,  &command_rename,    &command_remote,
 	&command_restart,  &command_restore,   &command_resume,
 	&command_snapshot, &command_start,     &command_storage,
 	&command_stop,	   &command_version,   NULL,

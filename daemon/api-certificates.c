@@ -7,12 +7,9 @@
  *   as `lxc remote add NAME TOKEN` does) or core.trust_password, and its own TLS
  *   certificate is trusted with the name, type and projects the token was made for.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <libwebsockets.h>
 #include <net/if.h>
-#include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -26,6 +23,7 @@
 #include "daemon/operations.h"
 #include "daemon/router.h"
 #include "daemon/server-config.h"
+#include "daemon/server.h"
 #include "db/db-certificates.h"
 #include "db/db-config.h"
 #include "lib/json.h"
@@ -41,9 +39,10 @@
 struct cert_add {
 	json_t *body;
 	char *password;
-	char *peer_pem;	    /* the TLS client's certificate, NULL on the unix socket */
-	char *peer_address; /* its IP, the name of last resort */
-	char *stored_hash;  /* core.trust_password as stored */
+	char *peer_pem;	       /* the TLS client's certificate, NULL on the unix socket */
+	char *peer_address;    /* its IP, the name of last resort */
+	char *stored_hash;     /* core.trust_password as stored */
+	struct auth *checking; /* holds a password check slot (auth_password_check_begin) */
 };
 
 static void cert_add_free(void *data)
@@ -52,6 +51,8 @@ static void cert_add_free(void *data)
 
 	if (!job)
 		return;
+	if (job->checking)
+		auth_password_check_end(job->checking);
 	json_decref(job->body);
 	free(job->password);
 	free(job->peer_pem);
@@ -111,28 +112,21 @@ static int certificate_from_api(const char *b64, char **ret, struct error *err)
  * the fingerprint and the subject's common name (or ""). */
 static int certificate_check(const char *pem, char **ret_fp, char **ret_cn, struct error *err)
 {
-	BIO *bio = BIO_new_mem_buf(pem, -1);
-	X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-	char cn[256] = "";
-	int r = 0;
+	struct tls_cert_info info;
+	long long now = (long long)time(NULL);
+	int r;
 
-	BIO_free(bio);
-	if (!x)
-		return error_set(err, -EINVAL, "Invalid certificate material");
-	if (X509_cmp_current_time(X509_get0_notAfter(x)) <= 0)
-		r = error_set(err, -EINVAL, "The provided certificate is expired");
-	else if (X509_cmp_current_time(X509_get0_notBefore(x)) >= 0)
-		r = error_set(err, -EINVAL, "The provided certificate isn't valid yet");
-	if (r == 0)
-		(void)X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
-						sizeof(cn));
-	X509_free(x);
+	r = tls_cert_info(pem, &info, NULL);
 	if (r < 0)
-		return r;
+		return error_set(err, -EINVAL, "Invalid certificate material");
+	if (info.not_after <= now)
+		return error_set(err, -EINVAL, "The provided certificate is expired");
+	if (info.not_before > now)
+		return error_set(err, -EINVAL, "The provided certificate isn't valid yet");
 	r = tls_cert_fingerprint(pem, ret_fp, err);
 	if (r < 0)
 		return r;
-	*ret_cn = xstrdup(str_is_single_line(cn) ? cn : "");
+	*ret_cn = xstrdup(info.common_name);
 	return 0;
 }
 
@@ -242,71 +236,6 @@ static int api_certificate_get(struct api_request *req)
 /* --- POST ---------------------------------------------------------------------------------------
  */
 
-static bool ip_is_global_unicast(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-
-		return (a >> 24) != 127 && (a >> 24) != 0 && (a >> 16) != 0xa9fe && (a >> 28) < 14;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_LINKLOCAL(a) &&
-		       !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_UNSPECIFIED(a);
-	}
-	return false;
-}
-
-/* The addresses a token names, as LXD's util.ListenAddresses(): core.https_address itself,
- * or for a wildcard every global unicast address of the host with its port. */
-static json_t *listen_addresses(const char *address)
-{
-	json_t *out = json_array();
-	const char *colon = strrchr(address, ':');
-	autofree char *host = NULL;
-	const char *port = "8443";
-	struct ifaddrs *ifa = NULL;
-
-	if (address[0] == '[' ? strstr(address, "]:") != NULL : colon && !strchr(colon + 1, ']')) {
-		host = xstrndup(address, (size_t)(colon - address));
-		port = colon + 1;
-	} else {
-		host = xstrdup(address);
-	}
-	if (host[0] == '[') {
-		memmove(host, host + 1, strlen(host));
-		host[strcspn(host, "]")] = '\0';
-	}
-	if (!streq(host, "") && !streq(host, "0.0.0.0") && !streq(host, "::")) {
-		json_array_append_new(out, strchr(host, ':') ? json_sprintf("[%s]:%s", host, port)
-							     : json_sprintf("%s:%s", host, port));
-		return out;
-	}
-	if (getifaddrs(&ifa) < 0)
-		return out;
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		char buf[INET6_ADDRSTRLEN];
-		const void *a;
-
-		if (!i->ifa_addr || !ip_is_global_unicast(i->ifa_addr))
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET6 && streq(host, "0.0.0.0"))
-			continue;
-		a = i->ifa_addr->sa_family == AF_INET
-			    ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
-			    : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)
-				      ->sin6_addr;
-		if (!inet_ntop(i->ifa_addr->sa_family, a, buf, sizeof(buf)))
-			continue;
-		json_array_append_new(out, i->ifa_addr->sa_family == AF_INET6
-						   ? json_sprintf("[%s]:%s", buf, port)
-						   : json_sprintf("%s:%s", buf, port));
-	}
-	freeifaddrs(ifa);
-	return out;
-}
-
 /* POST /1.0/certificates with "token": true */
 static int cert_token_create(struct api_request *req, json_t *body)
 {
@@ -337,8 +266,8 @@ static int cert_token_create(struct api_request *req, json_t *body)
 			    json_object_get(body, "restricted"), "projects",
 			    json_object_get(body, "projects"), "certificate", "", "password", "",
 			    "token", true);
-	r = auth_token_new(req->d->auth, request, listen_addresses(req->d->https_address), expires,
-			   &op, &err);
+	r = auth_token_new(req->d->auth, request, server_listen_addresses(req->d->https_address),
+			   expires, &op, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
 	return api_reply_async(req, op);
@@ -394,7 +323,7 @@ static int cert_password_check(void *data, struct error *err)
 {
 	struct cert_add *job = data;
 
-	if (!job->stored_hash || !server_config_password_matches(job->stored_hash, job->password))
+	if (!server_config_password_matches(job->stored_hash, job->password))
 		return error_set(err, -EACCES, "not authorized");
 	return 0;
 }
@@ -436,6 +365,16 @@ static int cert_add_untrusted(struct api_request *req, struct cert_add *job)
 		cert_add_free(job);
 		return api_reply_errorf(req, -EIO, "Failed to read the trust password");
 	}
+	if (!job->stored_hash) {
+		cert_add_free(job);
+		return api_reply_errorf(req, -EACCES, "not authorized");
+	}
+	if (!auth_password_check_begin(req->d->auth)) {
+		cert_add_free(job);
+		return api_reply_errorf(
+			req, -EUNATCH, "Too many trust password attempts at once, try again later");
+	}
+	job->checking = req->d->auth;
 	return api_reply_from_worker(req, cert_password_check, cert_add_finish, cert_add_free, job);
 }
 

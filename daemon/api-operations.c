@@ -15,7 +15,7 @@ static int operation_lookup(struct api_request *req, struct operation **ret)
 {
 	struct operation *op = operations_find(req->d->operations, api_param(req, "id"));
 
-	if (!op)
+	if (!op || !operation_visible_to(op, &req->identity))
 		return api_reply_errorf(req, -ENOENT, "Operation '%s' not found",
 					api_param(req, "id"));
 	*ret = op;
@@ -25,8 +25,8 @@ static int operation_lookup(struct api_request *req, struct operation **ret)
 /* GET /1.0/operations */
 static int api_operations_get(struct api_request *req)
 {
-	return api_reply_sync(
-		req, operations_list(req->d->operations, req->project, req->recursion > 0));
+	return api_reply_sync(req, operations_list(req->d->operations, req->project,
+						   req->recursion > 0, &req->identity));
 }
 
 /* GET /1.0/operations/{id} */

@@ -155,10 +155,10 @@ static int api_profiles_post(struct api_request *req)
 	r = profile_validate(body, &config, &err);
 	if (r < 0)
 		return api_reply_error(req, &err);
-	profile = json_pack("{s:s, s:s, s:O, s:O}", "name", name, "description",
+	profile = json_pack("{s:s, s:s, s:O, s:o}", "name", name, "description",
 			    json_get_str(body, "description") ?: "", "config", config, "devices",
 			    json_is_object(json_object_get(body, "devices"))
-				    ? json_object_get(body, "devices")
+				    ? json_incref(json_object_get(body, "devices"))
 				    : json_object());
 	r = db_profile_create(req->d->db, profile, &err);
 	if (r < 0)

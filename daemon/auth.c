@@ -31,7 +31,8 @@ struct auth {
 	struct daemon *d;
 	struct auth_cert *certs; /* client certificates only: metrics ones trust nothing here */
 	size_t n_certs;
-	struct list_head tokens; /* struct auth_token, pending ones */
+	struct list_head tokens;  /* struct auth_token, pending ones */
+	unsigned password_checks; /* running on workers */
 };
 
 /* The data of a token operation. */
@@ -161,6 +162,7 @@ static void identify_tls(const struct auth *a, struct lws *wsi, struct api_ident
 	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	autofree char *hex = NULL;
 	const struct auth_cert *c;
 
 	id->trusted = false;
@@ -168,9 +170,7 @@ static void identify_tls(const struct auth *a, struct lws *wsi, struct api_ident
 	lws_get_peer_simple(wsi, id->address, sizeof(id->address));
 	if (!cert || X509_digest(cert, EVP_sha256(), md, &mdlen) != 1)
 		return;
-
-	autofree char *hex = hex_encode(md, mdlen);
-
+	hex = hex_encode(md, mdlen);
 	(void)snprintf_ok(id->fingerprint, sizeof(id->fingerprint), "%s", hex);
 	c = auth_find(a, hex);
 	if (!c)
@@ -259,8 +259,10 @@ static int accept_any_certificate(int preverify_ok, X509_STORE_CTX *ctx)
 int auth_tls_setup(void *ssl_ctx, void *vhost)
 {
 	SSL_CTX_set_verify(ssl_ctx, SSL_VERIFY_PEER, accept_any_certificate);
-	/* LXD's clients never resume sessions: TLS 1.3 session tickets would only cost a
-	 * ticket encryption and a message after every handshake. */
+	/* LXD's clients never resume sessions. A session cache would keep every client's
+	 * certificate (up to 20480 sessions: tens of MB that any handshake flood fills),
+	 * and TLS 1.3 tickets would cost an encryption and a message per handshake. */
+	SSL_CTX_set_session_cache_mode(ssl_ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ssl_ctx, 0);
 	return 0;
 }
@@ -382,6 +384,19 @@ int auth_token_redeem(struct auth *a, const char *password, json_t **ret_request
 		return error_set(err, -EACCES, "Token has expired");
 	*ret_request = take_ptr(request);
 	return 0;
+}
+
+bool auth_password_check_begin(struct auth *a)
+{
+	if (a->password_checks >= AUTH_PASSWORD_CHECKS)
+		return false;
+	a->password_checks++;
+	return true;
+}
+
+void auth_password_check_end(struct auth *a)
+{
+	a->password_checks--;
 }
 
 int auth_expiry_parse(const char *expr, long long now, long long *ret)

@@ -55,6 +55,14 @@ int auth_token_new(struct auth *a, json_t *request, json_t *addresses, long long
 int auth_token_redeem(struct auth *a, const char *password, json_t **ret_request,
 		      struct error *err);
 
+/* At most AUTH_PASSWORD_CHECKS trust password checks (scrypt, tens of milliseconds of CPU
+ * each on a worker) run at once: untrusted clients guessing cannot occupy the workers that
+ * run container operations. auth_password_check_begin() is false when the limit is
+ * reached; every true one is paired with auth_password_check_end(). */
+#define AUTH_PASSWORD_CHECKS 2
+bool auth_password_check_begin(struct auth *a);
+void auth_password_check_end(struct auth *a);
+
 /* Parses LXD's expiry expression ("1d 2H", units S M H d w m y, each once) and returns
  * now + it in UTC seconds. -EINVAL when malformed. Pure. */
 int auth_expiry_parse(const char *expr, long long now, long long *ret);

@@ -268,7 +268,10 @@ int daemon_https_listen(struct daemon *d, const char *address, struct error *err
 	/* Ask for a client certificate; auth_tls_setup() makes it optional and accepts
 	 * self-signed ones, trust is then decided by fingerprint. */
 	info.options = LWS_SERVER_OPTION_REQUIRE_VALID_OPENSSL_CLIENT_CERT;
-	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+	info.ssl_options_set = SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 | SSL_OP_NO_COMPRESSION |
+			       SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
+	/* TLS 1.2 with forward secrecy and AEAD only (TLS 1.3's suites all are). */
+	info.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20";
 	info.keepalive_timeout = 60;
 	/* Handshakes and request headers must not take long (daemon/http.c admits a bounded
 	 * number of connections that have not authenticated yet). */
@@ -405,6 +408,7 @@ void daemon_stop(struct daemon *d)
 	 * lws has released its handles (ours are unreferenced). */
 	if (d->lws) {
 		lws_context_destroy(d->lws);
+		d->lws_dying = d->lws;
 		d->lws = NULL;
 		d->unix_vhost = d->tls_vhost = NULL;
 	}
@@ -434,6 +438,11 @@ void daemon_release(struct daemon *d)
 		close_handle((uv_handle_t *)&d->sig_term);
 		close_handle((uv_handle_t *)&d->sig_int);
 		(void)uv_run(&d->loop, UV_RUN_DEFAULT);
+		/* On a foreign loop lws frees its context in a second call, once the loop has
+		 * let its handles close. */
+		if (d->lws_dying)
+			lws_context_destroy(d->lws_dying);
+		d->lws_dying = NULL;
 		if (uv_loop_close(&d->loop) < 0)
 			log_debug("Event loop still had handles at exit, ignoring");
 	}

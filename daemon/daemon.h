@@ -34,6 +34,7 @@ struct daemon_options {
 struct daemon {
 	uv_loop_t loop;
 	struct lws_context *lws;
+	struct lws_context *lws_dying; /* destroyed once, freed by a second call (daemon_release) */
 	struct lws_vhost *unix_vhost;
 	struct lws_vhost *tls_vhost; /* NULL unless core.https_address is set */
 	struct db *db;

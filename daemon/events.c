@@ -32,7 +32,8 @@ struct listener {
 	struct events *ev;
 	struct ws_conn *ws;
 	unsigned mask;
-	char *project; /* NULL: all projects */
+	char *project;	 /* NULL: all projects */
+	bool restricted; /* a restricted client's: no token operations */
 };
 
 struct log_record {
@@ -97,6 +98,12 @@ bool events_has_listeners(struct events *ev, enum event_type type)
 
 void events_send(struct events *ev, enum event_type type, const char *project, json_t *metadata)
 {
+	events_send_restricted(ev, type, project, metadata, true);
+}
+
+void events_send_restricted(struct events *ev, enum event_type type, const char *project,
+			    json_t *metadata, bool restricted_ok)
+{
 	autofree char *text = NULL;
 	struct list_head *pos, *tmp;
 	struct timespec ts;
@@ -122,7 +129,8 @@ void events_send(struct events *ev, enum event_type type, const char *project, j
 
 		if (!(l->mask & type))
 			continue;
-		if (l->project && project && !streq(l->project, project))
+		if ((l->project && project && !streq(l->project, project)) ||
+		    (l->restricted && !restricted_ok))
 			continue;
 		/* A failure closes that listener; its closed callback unlinks it later. */
 		(void)ws_conn_send(l->ws, false, text, strlen(text));
@@ -223,6 +231,7 @@ int events_listen(struct events *ev, struct ws_conn *ws, unsigned mask, const ch
 	l->ws = ws;
 	l->mask = mask;
 	l->project = project ? xstrdup(project) : NULL;
+	l->restricted = ws->identity.restricted;
 	list_add_tail(&l->link, &ev->listeners);
 	ws->ops = &listener_ops;
 	ws->data = l;

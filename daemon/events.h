@@ -32,6 +32,9 @@ int events_listen(struct events *ev, struct ws_conn *ws, unsigned mask, const ch
 
 /* Sends an event to every interested listener. Takes the reference to metadata. */
 void events_send(struct events *ev, enum event_type type, const char *project, json_t *metadata);
+/* events_send(), withheld from restricted clients' listeners unless restricted_ok. */
+void events_send_restricted(struct events *ev, enum event_type type, const char *project,
+			    json_t *metadata, bool restricted_ok);
 
 /* A lifecycle event: {"action": action, "source": source, "context": context?,
  * "requestor": from identity}. context is taken (may be NULL). */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,7 +94,8 @@ static struct daemon *wsi_daemon(struct lws *wsi)
 /* Anyone on the network can open TLS connections: each costs a descriptor, memory and, for
  * the handshake, CPU on the loop thread that also serves the unix socket. A connection
  * counts as unauthenticated from its accept until it makes a request as a trusted client.
- * New connections are refused at accept past HTTP_TLS_UNAUTH_MAX unauthenticated ones in
+ * New connections are refused at accept past HTTP_TLS_UNAUTH_MAX unauthenticated ones (or a
+ * quarter of the descriptor limit, when that is lower) in
  * all, or HTTP_TLS_UNAUTH_PER_IP from one address, so a flood of idle, slow or handshaking
  * connections from a few hosts can neither starve the unix socket nor lock out clients
  * elsewhere. lws bounds each stage's time (handshake, headers: HTTP_TLS_TIMEOUT_SEC), and
@@ -107,6 +109,7 @@ struct tls_admission {
 	/* lws creates the connection's wsi right after accepting it, before the wsi has its
 	 * descriptor: the address seen at accept, for the WSI_CREATE that follows. */
 	char accepted[INET6_ADDRSTRLEN];
+	size_t max; /* HTTP_TLS_UNAUTH_MAX or RLIMIT_NOFILE / 4 */
 	size_t n_conns;
 	struct tls_conn conns[HTTP_TLS_UNAUTH_MAX]; /* the unauthenticated connections */
 };
@@ -140,12 +143,19 @@ static int tls_admission_accept(struct daemon *d, const struct lws_filter_networ
 	char addr[INET6_ADDRSTRLEN];
 	unsigned from_addr = 0;
 
-	if (!a)
+	if (!a) {
+		struct rlimit rl;
+
 		a = d->tls_admission = xcalloc(1, sizeof(*a));
+		a->max = HTTP_TLS_UNAUTH_MAX;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    rl.rlim_cur / 4 < a->max)
+			a->max = (size_t)rl.rlim_cur / 4;
+	}
 	sockaddr_to_string(&args->cli_addr, addr, sizeof(addr));
 	for (size_t i = 0; i < a->n_conns; i++)
 		from_addr += streq(a->conns[i].addr, addr);
-	if (a->n_conns >= HTTP_TLS_UNAUTH_MAX || from_addr >= HTTP_TLS_UNAUTH_PER_IP) {
+	if (a->n_conns >= a->max || from_addr >= HTTP_TLS_UNAUTH_PER_IP) {
 		log_debug("Refused a TLS connection from %s: %zu unauthenticated ones (%u from it)",
 			  addr, a->n_conns, from_addr);
 		return 1;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +195,18 @@ static void autostart_run(void *data)
 	instances_autostart(&env);
 }
 
+/* Every container, exec stream and client holds descriptors: take all the hard limit
+ * allows, as LXD does (the soft default of 1024 runs out at a few hundred execs). */
+static void nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run_daemon(void)
 {
 	struct daemon d;
@@ -205,6 +218,8 @@ static int run_daemon(void)
 	};
 	struct error err = ERROR_INIT;
 	int r;
+
+	nofile_raise();
 
 	r = daemon_init(&d, &opts, &err);
 	if (r == 0) {

@@ -137,7 +137,8 @@ json_t *operation_to_json(struct operation *op)
 static void op_announce(struct operation *op)
 {
 	if (op->d->events)
-		events_send(op->d->events, EVENT_OPERATION, op->project, operation_to_json(op));
+		events_send_restricted(op->d->events, EVENT_OPERATION, op->project,
+				       operation_to_json(op), op->class != OPERATION_TOKEN);
 }
 
 static void op_announce_on_loop(void *data)
@@ -417,7 +418,15 @@ struct operation *operations_find(struct operations *ops, const char *id)
 	return NULL;
 }
 
-json_t *operations_list(struct operations *ops, const char *project, bool full)
+bool operation_visible_to(const struct operation *op, const struct api_identity *who)
+{
+	/* A token operation's metadata is the secret that lets anyone join as a fully
+	 * trusted client: no restricted client sees it. */
+	return op->class != OPERATION_TOKEN || !who || !who->restricted;
+}
+
+json_t *operations_list(struct operations *ops, const char *project, bool full,
+			const struct api_identity *who)
 {
 	json_t *result = json_object();
 	struct list_head *pos;
@@ -427,7 +436,7 @@ json_t *operations_list(struct operations *ops, const char *project, bool full)
 		autofree char *key = NULL;
 		json_t *arr;
 
-		if (project && !streq(op->project, project))
+		if ((project && !streq(op->project, project)) || !operation_visible_to(op, who))
 			continue;
 		pthread_mutex_lock(&op->lock);
 		key = xstrdup(operation_status_name(op->status));

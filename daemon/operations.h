@@ -17,6 +17,8 @@
 #include "lib/error.h"
 #include "lib/list.h"
 
+struct api_identity;
+
 struct daemon;
 struct api_request;
 
@@ -119,7 +121,11 @@ struct operation *operations_find(struct operations *ops, const char *id);
 
 /* Object keyed by lower-case status ("running", "success", ...) of arrays of URLs, or of
  * operation objects when full; only operations of project (NULL: all). New reference. */
-json_t *operations_list(struct operations *ops, const char *project, bool full);
+json_t *operations_list(struct operations *ops, const char *project, bool full,
+			const struct api_identity *who);
+/* Whether who (NULL: the daemon itself) may see op: token operations carry a join secret,
+ * which restricted clients never see, in lists, by id or in events. */
+bool operation_visible_to(const struct operation *op, const struct api_identity *who);
 
 /* DELETE /1.0/operations/<id>: cancels when possible; -EPERM-free: returns -EINVAL with a
  * message when the operation cannot be cancelled. */

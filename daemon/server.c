@@ -1,8 +1,11 @@
 /* daemon/server.c: server config and environment (see server.h). */
 #include "daemon/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <lxc/lxccontainer.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -100,12 +103,82 @@ int server_environment_init(struct daemon *d, struct error *err)
 	return 0;
 }
 
+static bool ip_is_global_unicast(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in in;
+		uint32_t a;
+
+		memcpy(&in, sa, sizeof(in));
+		a = ntohl(in.sin_addr.s_addr);
+		return (a >> 24) != 127 && (a >> 24) != 0 && (a >> 16) != 0xa9fe && (a >> 28) < 14;
+	}
+	if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, sa, sizeof(in6));
+		return !IN6_IS_ADDR_LOOPBACK(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_LINKLOCAL(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_MULTICAST(&in6.sin6_addr) &&
+		       !IN6_IS_ADDR_UNSPECIFIED(&in6.sin6_addr);
+	}
+	return false;
+}
+
+/* The addresses a token names, as LXD's util.ListenAddresses(): core.https_address itself,
+ * or for a wildcard every global unicast address of the host with its port. */
+json_t *server_listen_addresses(const char *address)
+{
+	json_t *out = json_array();
+	const char *colon = strrchr(address, ':');
+	autofree char *host = NULL;
+	const char *port = "8443";
+	struct ifaddrs *ifa = NULL;
+
+	if (address[0] == '[' ? strstr(address, "]:") != NULL : colon && !strchr(colon + 1, ']')) {
+		host = xstrndup(address, (size_t)(colon - address));
+		port = colon + 1;
+	} else {
+		host = xstrdup(address);
+	}
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	if (!streq(host, "") && !streq(host, "0.0.0.0") && !streq(host, "::")) {
+		json_array_append_new(out, strchr(host, ':') ? json_sprintf("[%s]:%s", host, port)
+							     : json_sprintf("%s:%s", host, port));
+		return out;
+	}
+	if (getifaddrs(&ifa) < 0)
+		return out;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		char buf[INET6_ADDRSTRLEN];
+		const void *a;
+
+		if (!i->ifa_addr || !ip_is_global_unicast(i->ifa_addr))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET6 && streq(host, "0.0.0.0"))
+			continue;
+		a = i->ifa_addr->sa_family == AF_INET
+			    ? (const void *)&((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr
+			    : (const void *)&((struct sockaddr_in6 *)(void *)i->ifa_addr)
+				      ->sin6_addr;
+		if (!inet_ntop(i->ifa_addr->sa_family, a, buf, sizeof(buf)))
+			continue;
+		json_array_append_new(out, i->ifa_addr->sa_family == AF_INET6
+						   ? json_sprintf("[%s]:%s", buf, port)
+						   : json_sprintf("%s:%s", buf, port));
+	}
+	freeifaddrs(ifa);
+	return out;
+}
+
 json_t *server_environment(struct daemon *d)
 {
 	json_t *env = json_deep_copy(server_env_cache);
 
 	if (d->https_address)
-		json_object_set_new(env, "addresses",
-				    json_string_array((const char *[]){ d->https_address, NULL }));
+		json_object_set_new(env, "addresses", server_listen_addresses(d->https_address));
 	return env;
 }

@@ -28,5 +28,10 @@ int server_environment_init(struct daemon *d, struct error *err);
 /* The `environment` object of GET /1.0. New reference. */
 json_t *server_environment(struct daemon *d);
 
+/* The addresses clients reach the HTTPS listener at, as LXD's util.ListenAddresses():
+ * core.https_address itself, or for a wildcard every global unicast address of the host
+ * with its port. */
+json_t *server_listen_addresses(const char *address);
+
 /* The api_extensions array. New reference. */
 json_t *server_api_extensions(void);

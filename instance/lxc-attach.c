@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +40,8 @@ struct attach_reply {
 #define ATTACH_MAX     (2u << 20)  /* bytes in one request: ARG_MAX's order */
 #define ATTACH_FDS     4
 #define ATTACH_SOCKBUF ((int)ATTACH_MAX + 65536)
+/* An attach that takes longer is stuck (liblxc waiting on a hung container). */
+#define ATTACH_TIMEOUT_S 30
 
 /* --- the helper --------------------------------------------------------------------- */
 
@@ -323,6 +326,8 @@ static int helper_spawn(struct error *err)
 		helper_pid = -1;
 		return error_errno(err, -r, "Failed to start the attach helper");
 	}
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO,
+			 &(struct timeval){ .tv_sec = ATTACH_TIMEOUT_S }, sizeof(struct timeval));
 	helper_fd = sv[0];
 	return 0;
 }
@@ -375,6 +380,8 @@ static int helper_exchange(const struct strbuf *sb, const int fds[ATTACH_FDS],
 	do
 		n = recv(helper_fd, ret, sizeof(*ret), 0);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -ETIMEDOUT;
 	if (n != (ssize_t)sizeof(*ret))
 		return -EPIPE;
 	return 0;
@@ -410,7 +417,9 @@ int lxc_attach_run(const struct lxc_attach_request *req, int *ret_pid, int *ret_
 				break;
 		}
 		r = helper_exchange(&sb, fds, &reply);
-		if (r == -EPIPE)
+		/* A stuck attach would hold every later exec behind it: the helper goes, the
+		 * next request gets a new one. */
+		if (r == -EPIPE || r == -ETIMEDOUT)
 			helper_forget();
 	}
 	pthread_mutex_unlock(&helper_lock);
@@ -421,6 +430,9 @@ int lxc_attach_run(const struct lxc_attach_request *req, int *ret_pid, int *ret_
 		/* the helper could not be started: err says why */
 	} else if (r == -EPIPE)
 		r = error_set(err, -EPIPE, "The attach helper is not answering");
+	else if (r == -ETIMEDOUT)
+		r = error_set(err, -ETIMEDOUT, "Starting the process timed out after %d s",
+			      ATTACH_TIMEOUT_S);
 	else if (r == -EMSGSIZE)
 		r = error_set(err, -E2BIG, "The command and its environment are too long");
 	else if (r == 0 && reply.r < 0)

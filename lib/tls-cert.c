@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs.h"
@@ -142,5 +143,35 @@ int tls_cert_fingerprint(const char *pem, char **ret, struct error *err)
 	if (X509_digest(cert, EVP_sha256(), md, &len) != 1)
 		return error_set(err, -EINVAL, "Failed to hash the certificate");
 	*ret = hex_encode(md, len);
+	return 0;
+}
+
+static long long asn1_time_seconds(const ASN1_TIME *t)
+{
+	struct tm tm = { 0 };
+
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return (long long)timegm(&tm);
+}
+
+int tls_cert_info(const char *pem, struct tls_cert_info *ret, struct error *err)
+{
+	autoclean(bio_freep) BIO *bio = BIO_new_mem_buf(pem, -1);
+	autoclean(x509_freep) X509 *cert = NULL;
+	struct tls_cert_info info = { .common_name = "" };
+
+	if (!bio)
+		return error_set(err, -ENOMEM, "Out of memory");
+	cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+	if (!cert)
+		return error_set(err, -EINVAL, "Invalid PEM certificate");
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, info.common_name,
+				      sizeof(info.common_name)) < 0 ||
+	    !str_is_single_line(info.common_name))
+		info.common_name[0] = '\0';
+	info.not_before = asn1_time_seconds(X509_get0_notBefore(cert));
+	info.not_after = asn1_time_seconds(X509_get0_notAfter(cert));
+	*ret = info;
 	return 0;
 }

@@ -17,3 +17,12 @@ int tls_cert_ensure(const char *cert_path, const char *key_path, bool server, st
 /* SHA-256 of the DER encoding of the first certificate in pem, as lower-case hex: the
  * fingerprint LXD shows and clients pin. */
 int tls_cert_fingerprint(const char *pem, char **ret, struct error *err);
+
+struct tls_cert_info {
+	char common_name[256]; /* "" when the subject has none */
+	long long not_before;  /* UTC seconds */
+	long long not_after;
+};
+
+/* The subject's common name and validity of the first certificate in pem. */
+int tls_cert_info(const char *pem, struct tls_cert_info *ret, struct error *err);

@@ -42,6 +42,8 @@ run_cleanup() {
 	rc=$?
 	set +e
 	eval "$cleanup_hooks"
+	# A sanitizer report from lodged (a leak at exit, say) fails the test.
+	[ $rc -eq 0 ] && [ -n "${SANITIZER_REPORT:-}" ] && rc=1
 	exit $rc
 }
 trap run_cleanup EXIT
@@ -139,6 +141,11 @@ daemon_kill() {
 		kill -KILL "$DAEMON_PID" 2>/dev/null || true
 	fi
 	DAEMON_PID=
+	if [ -n "${LODGE_DIR:-}" ] && grep -qE '^(SUMMARY: |==[0-9]+==ERROR: )(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:' "$LODGE_DIR/lodged.stderr" 2>/dev/null; then
+		SANITIZER_REPORT=1
+		echo "FAIL: lodged's sanitizer report:" >&2
+		grep -E -A40 '==ERROR|runtime error:' "$LODGE_DIR/lodged.stderr" | head -n 200 >&2
+	fi
 }
 
 # api METHOD PATH [BODY]: prints the reply body. The HTTP status goes to

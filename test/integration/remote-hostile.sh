@@ -33,14 +33,19 @@ sleep 1
 base_fds=$(fds)
 base_rss=$(rss_kb)
 
-# The attack comes from 127.0.0.2; the trusted client and the unix socket are elsewhere.
-"$PYTHON" "$(dirname "$0")/remote-attack.py" 127.0.0.2 127.0.0.1 "$PORT" 20 >"$WORK/attack.log" 2>&1 &
-ATTACK=$!
-at_exit 'kill $ATTACK 2>/dev/null'
-sleep 3
+# The attack comes from 127.0.0.2-4 (hundreds of connections); the trusted client and the
+# unix socket are elsewhere.
+ATTACKS=
+for src in 127.0.0.2 127.0.0.3 127.0.0.4; do
+	"$PYTHON" "$(dirname "$0")/remote-attack.py" "$src" 127.0.0.1 "$PORT" 20 >>"$WORK/attack.log" 2>&1 &
+	ATTACKS="$ATTACKS $!"
+done
+at_exit 'kill $ATTACKS 2>/dev/null'
+sleep 4
 under_attack=$(fds)
-[ "$under_attack" -gt $((base_fds + 50)) ] || fail "the attack did not get through ($under_attack fds, baseline $base_fds)"
-[ "$under_attack" -le $((base_fds + 64 + 10)) ] || fail "more than 64 unauthenticated connections from one address: $under_attack fds"
+echo "descriptors: $base_fds before, $under_attack under attack"
+[ "$under_attack" -gt $((base_fds + 150)) ] || fail "the attack did not get through ($under_attack fds, baseline $base_fds)"
+[ "$under_attack" -le $((base_fds + 3 * 64 + 10)) ] || fail "more than 64 unauthenticated connections per address: $under_attack fds"
 
 # The unix socket: 100 requests, each timed.
 for _ in $(seq 100); do
@@ -77,7 +82,7 @@ for i in range(20):
 EOF
 assert_eq "$(trusted_get)" 200 "trusted client after vanished websockets"
 
-wait "$ATTACK" || true
+wait $ATTACKS || true
 cat "$WORK/attack.log"
 assert_match "$(cat "$WORK/attack.log")" "refused" "attack summary"
 
@@ -89,7 +94,9 @@ done
 assert_eq "$(fds)" "$base_fds" "lodged's descriptors after the attack"
 rss=$(rss_kb)
 echo "RSS: ${base_rss} kB before, ${rss} kB after"
-[ "$rss" -lt $((base_rss + 20480)) ] || fail "RSS grew from ${base_rss} kB to ${rss} kB"
+# (Under ASan freed memory waits in its quarantine: the sanitizer judges leaks there.)
+[ -n "${LODGE_SANITIZED:-}" ] || [ "$rss" -lt $((base_rss + 20480)) ] ||
+	fail "RSS grew from ${base_rss} kB to ${rss} kB"
 expect_status 200 GET /1.0 >/dev/null
 assert_eq "$(trusted_get)" 200 "trusted client after the attack"
 echo "remote-hostile: ok"

@@ -60,6 +60,20 @@ token=$(LXD_DIR=$B_DIR lxc config trust add --name lodge-client -q)
 "$LODGE" remote add b "$token" >/dev/null || fail "lodge remote add b TOKEN"
 [ -f "$LODGE_CONF/client.crt" ] && [ -f "$LODGE_CONF/servercerts/b.crt" ] || fail "lodge client files"
 assert_match "$("$LODGE" remote list --format csv)" "^b,https://127.0.0.1:$B_PORT,lxd,tls" "lodge remote list"
+# Events over TLS through "b:" (cli_target), and an unknown remote.
+out=$("$LODGE" monitor nope: 2>&1) && fail "monitor of an unknown remote worked"
+assert_match "$out" 'The remote "nope" doesn.t exist' "unknown remote"
+"$LODGE" monitor b: --type=lifecycle --format json >"$WORK/events.json" 2>&1 &
+MON=$!
+at_exit 'kill $MON 2>/dev/null'
+sleep 1
+lxc config set b:c1 user.seen=yes || fail "lxc config set over TLS"
+for _ in $(seq 50); do
+	grep -q instance-updated "$WORK/events.json" && break
+	sleep 0.1
+done
+kill $MON
+grep -q '"action":"instance-updated"' "$WORK/events.json" || fail "no lifecycle event through lodge monitor b: ($(cat "$WORK/events.json"))"
 "$LODGE" remote switch b
 assert_eq "$("$LODGE" remote get-default)" b "get-default"
 assert_match "$("$LODGE" info)" "certificate_fingerprint: $b_fp" "lodge info through the default remote"

@@ -40,6 +40,15 @@ tls_expect() {
 	printf '%s' "$reply"
 }
 
+# --- TLS: 1.2 with ECDHE and AEAD, or 1.3; nothing older or weaker ---------------------
+handshake() {
+	echo | timeout 5 openssl s_client -connect "127.0.0.1:$PORT" "$@" 2>&1 | grep -m1 -E '^New, ' || true
+}
+assert_match "$(handshake -tls1_3)" "TLSv1.3" "TLS 1.3"
+assert_match "$(handshake -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)" "ECDHE-ECDSA-AES128-GCM-SHA256" "TLS 1.2 AEAD"
+assert_match "$(handshake -tls1_2 -cipher ECDHE-ECDSA-AES128-SHA)" "Cipher is \(NONE\)" "TLS 1.2 CBC refused"
+assert_match "$(handshake -tls1_1)" "Cipher is \(NONE\)" "TLS 1.1 refused"
+
 # --- untrusted clients: GET /1.0 only, everything else 403 in the error envelope ----------
 reply=$(tls_expect 200 - GET /1.0)
 assert_eq "$(jq -r .metadata.auth <<<"$reply")" untrusted "auth without a certificate"
@@ -62,6 +71,19 @@ assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length
 tls_expect 403 stranger POST /1.0/certificates '{"type": "client", "token": true}' >/dev/null
 tls_expect 403 stranger POST /1.0/certificates '{"type": "client"}' >/dev/null
 
+# Guessing in parallel: every attempt is refused (403), or turned away before any scrypt
+# work when two checks already run (503); the password still works afterwards.
+guessers=
+for i in $(seq 24); do
+	curl -sk -o /dev/null -w '%{http_code}\n' --cert "$WORK/stranger.crt" --key "$WORK/stranger.key" \
+		-X POST -H 'Content-Type: application/json' --data-binary "{\"password\": \"guess$i\"}" \
+		"$URL/1.0/certificates" >>"$WORK/guesses" &
+	guessers="$guessers $!"
+done
+wait $guessers
+assert_eq "$(sort -u "$WORK/guesses" | grep -cvE '^(403|503)$')" 0 "parallel guesses: $(sort "$WORK/guesses" | uniq -c | tr '\n' ' ')"
+echo "parallel password guesses: $(sort "$WORK/guesses" | uniq -c | tr '\n' ' ')"
+
 # --- the trust password, with curl ---------------------------------------------------------
 mkcert pw
 tls_expect 201 pw POST /1.0/certificates '{"type": "client", "password": "sekrit"}' >/dev/null
@@ -73,6 +95,21 @@ assert_eq "$(jq -r .metadata.name <<<"$reply")" pw "name from the certificate's 
 assert_eq "$(jq -r .metadata.type <<<"$reply")" client "type"
 reply=$(tls_expect 400 pw POST /1.0/certificates '{"type": "client", "password": "sekrit"}')
 assert_eq "$(jq -r .error <<<"$reply")" "Client is already trusted" "second password use"
+
+# pylxd over HTTPS: authenticate() with the password (base64 DER with newlines), then it
+# needs GET /1.0/certificates/<fingerprint>.
+mkcert py
+env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE "$PYTHON" - "$URL" "$WORK/py.crt" "$WORK/py.key" <<'EOF' || fail "pylxd over HTTPS"
+import sys, warnings
+warnings.filterwarnings("ignore")
+import pylxd
+c = pylxd.Client(endpoint=sys.argv[1], cert=(sys.argv[2], sys.argv[3]), verify=False)
+assert not c.trusted
+c.authenticate("sekrit")
+assert c.trusted
+c.containers.all()
+EOF
+assert_eq "$(expect_status 200 GET "/1.0/certificates/$(certfp py)" | jq -r .metadata.type)" client "pylxd's certificate"
 
 # --- the certificates API over the unix socket ----------------------------------------------
 mkcert added
@@ -87,7 +124,7 @@ expect_status 400 POST /1.0/certificates "{\"type\": \"admin\", \"certificate\":
 expect_status 400 POST /1.0/certificates "{\"type\": \"client\", \"name\": \"a\\nb\", \"certificate\": \"$der\"}" >/dev/null
 expect_status 400 POST /1.0/certificates "{\"type\": \"client\", \"projects\": [\"../x\"], \"certificate\": \"$der\"}" >/dev/null
 expect_status 400 POST /1.0/certificates '{"type": "client"}' >/dev/null # unix: no TLS certificate
-assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length')" 2 "two certificates"
+assert_eq "$(expect_status 200 GET /1.0/certificates | jq -r '.metadata | length')" 3 "three certificates"
 assert_eq "$(expect_status 200 "GET" "/1.0/certificates?recursion=1" | jq -r '.metadata[] | select(.name == "added") | .fingerprint')" "$fp" "recursion"
 # A prefix is enough, as with LXD.
 expect_status 200 GET "/1.0/certificates/${fp:0:12}" >/dev/null
@@ -106,6 +143,14 @@ tls_expect 200 added GET /1.0/instances >/dev/null
 tls_expect 403 added PATCH /1.0 '{"config": {}}' >/dev/null
 tls_expect 403 added POST /1.0/certificates '{"type": "client", "token": true}' >/dev/null
 tls_expect 403 added GET "/1.0/instances?all-projects=true" >/dev/null
+# A token's secret lets anyone join as an unrestricted client: a restricted one never sees
+# the token operation (list, by id), while the unix socket does.
+tokop=$(expect_status 202 POST /1.0/certificates '{"type": "client", "name": "tok-hidden", "token": true}' | jq -r .operation)
+assert_match "$(expect_status 200 GET /1.0/operations | jq -r '.metadata.running[]?')" "${tokop##*/}" "the token operation is listed locally"
+tls_expect 200 added GET /1.0/operations | jq -e --arg id "${tokop##*/}" '[.metadata[]?[]? | select(contains($id))] | length == 0' >/dev/null ||
+	fail "a restricted client sees the token operation in the list"
+tls_expect 404 added GET "$tokop" >/dev/null
+expect_status 200 DELETE "$tokop" >/dev/null
 # Revoked: refused at once.
 expect_status 200 DELETE "/1.0/certificates/$fp" >/dev/null
 tls_expect 403 added GET /1.0/instances >/dev/null
@@ -164,6 +209,35 @@ assert_match "$(lxc config trust list viatoken:)" joiner "trust list over TLS"
 joiner_fp=$(expect_status 200 GET "/1.0/certificates?recursion=1" | jq -r '.metadata[] | select(.name == "joiner") | .fingerprint')
 LXD_DIR=$LODGE_DIR lxc config trust remove "$joiner_fp" || fail "lxc config trust remove"
 out=$(lxc list viatoken: 2>&1) && fail "a revoked certificate still works"
+
+# lodge config trust: tokens, certificate files, listing, revocation.
+export LODGE_CONF=$WORK/lodge-admin
+tok=$("$LODGE" config trust add --name lodge-joiner -q) || fail "lodge config trust add --name"
+assert_eq "$(base64 -d <<<"$tok" | jq -r .client_name)" lodge-joiner "lodge token client_name"
+assert_match "$("$LODGE" config trust list-tokens --format csv)" "^lodge-joiner,$tok," "lodge list-tokens"
+LODGE_CONF=$WORK/lodge-joiner "$LODGE" remote add here "$tok" >/dev/null || fail "lodge remote add with a lodge token"
+assert_match "$("$LODGE" config trust list --format csv)" "client,lodge-joiner,root@" "lodge config trust list"
+"$LODGE" config trust add --name dropped -q >/dev/null
+"$LODGE" config trust revoke-token dropped || fail "lodge config trust revoke-token"
+[ -z "$("$LODGE" config trust list-tokens --format csv)" ] || fail "a token left after revoke-token"
+mkcert filecert
+"$LODGE" config trust add "$WORK/filecert.crt" || fail "lodge config trust add FILE"
+assert_match "$("$LODGE" config trust list --format csv)" "client,filecert.crt,filecert,$(certfp filecert | cut -c1-12)," "file certificate listed"
+tls_expect 200 filecert GET /1.0/instances >/dev/null
+"$LODGE" config trust remove "$(certfp filecert)" || fail "lodge config trust remove"
+tls_expect 403 filecert GET /1.0/instances >/dev/null
+out=$("$LODGE" config trust add --name x nope: 2>&1) && fail "trust add on an unknown remote"
+assert_match "$out" 'The remote "nope" doesn.t exist' "unknown remote"
+
+# lodge remote add with the fingerprint question and the password prompt.
+export LODGE_CONF=$WORK/lodge-pw
+out=$(printf 'n\n' | "$LODGE" remote add p "127.0.0.1:$PORT" 2>&1) && fail "a refused fingerprint was accepted"
+assert_match "$out" "Certificate fingerprint: $server_fp" "fingerprint shown"
+assert_match "$out" "NACKed" "refused fingerprint"
+out=$(printf 'y\nwrong\n' | "$LODGE" remote add p "127.0.0.1:$PORT" 2>&1) && fail "a wrong password worked"
+assert_match "$out" "not authorized" "wrong password through lodge"
+printf 'y\nsekrit\n' | "$LODGE" remote add p "127.0.0.1:$PORT" >/dev/null || fail "lodge remote add with the password prompt"
+assert_match "$("$LODGE" config trust list p: --format csv)" "lodge-joiner" "lodge talks to p:"
 
 expect_status 200 PATCH /1.0 '{"config": {"core.https_address": ""}}' >/dev/null
 echo "remote-trust: ok"

@@ -3,7 +3,6 @@
 #include <string.h>
 
 #include "daemon/auth.h"
-#include "daemon/auth.h"
 #include "daemon/server-config.h"
 #include "lib/config.h"
 #include "lib/error.h"
