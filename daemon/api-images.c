@@ -118,7 +118,7 @@ static bool secret_equal(const char *a, const char *b)
 static struct operation *secret_find(struct api_request *req, const char *fingerprint,
 				     const char *secret)
 {
-	autojson json_t *all = operations_list(req->d->operations, NULL, true);
+	autojson json_t *all = operations_list(req->d->operations, NULL, true, NULL);
 	autofree char *url = str_printf("/1.0/images/%s", fingerprint);
 	json_t *op;
 	size_t i;
