@@ -17,6 +17,7 @@
 
 #include "instance/lxc-attach.h"
 #include "lib/fs.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 #include "lib/str.h"
 
@@ -212,6 +213,9 @@ static int helper_main(int fd)
 	autoclose int sfd = -1;
 	sigset_t mask;
 
+	/* A status pipe whose reader went away (an exec session that ended first) must not
+	 * take the helper with it. attach_exec() gives the processes the defaults again. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -285,10 +289,19 @@ static pid_t helper_pid = -1;
 
 static void helper_forget(void)
 {
+	int status = 0;
+
 	closep(&helper_fd);
 	if (helper_pid > 0) {
-		(void)kill(helper_pid, SIGKILL);
-		(void)waitpid(helper_pid, NULL, 0);
+		/* Dead already (say why), or stuck: it goes either way. */
+		if (waitpid(helper_pid, &status, WNOHANG) == helper_pid)
+			log_warn("The attach helper ended (%s %d); starting another",
+				 WIFSIGNALED(status) ? "signal" : "exit status",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		else {
+			(void)kill(helper_pid, SIGKILL);
+			(void)waitpid(helper_pid, NULL, 0);
+		}
 	}
 	helper_pid = -1;
 }
