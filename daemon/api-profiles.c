@@ -76,38 +76,39 @@ static int profile_check_users(struct api_request *req, const char *name, struct
 	return 0;
 }
 
-struct nics_sync_job {
+struct profile_apply_job {
 	struct daemon *d;
-	json_t *users;
+	json_t *before; /* instances_expansions() of the users, before the change */
 };
 
-static void nics_sync_work(void *data)
+static void profile_apply_work(void *data)
 {
-	struct nics_sync_job *job = data;
+	struct profile_apply_job *job = data;
 	struct instance_env env = { .db = job->d->db, .dir = job->d->dir };
 
-	instances_nics_sync(&env, job->users);
+	instances_profile_changed(&env, job->before);
 }
 
-static void nics_sync_done(void *data)
+static void profile_apply_done(void *data)
 {
-	struct nics_sync_job *job = data;
+	struct profile_apply_job *job = data;
 
-	json_decref(job->users);
+	json_decref(job->before);
 	free(job);
 }
 
-/* The instances using profile name get their nics' static leases (DNS names) as the
- * profile now gives them, on a worker (it writes files and signals dnsmasq). */
-static void profile_users_nics_sync(struct api_request *req, const char *name)
+/* The instances using the changed profile (before: their expansions before the change)
+ * get it: live limits and devices when running, nics' static leases (DNS names); on a
+ * worker (cgroup writes, hot-plug, dnsmasq). */
+static void profile_users_apply(struct api_request *req, json_t *before)
 {
-	struct nics_sync_job *job = xcalloc(1, sizeof(*job));
+	struct profile_apply_job *job = xcalloc(1, sizeof(*job));
 
 	job->d = req->d;
-	if (db_profile_used_by(req->d->db, name, &job->users, NULL) < 0 ||
-	    json_array_size(job->users) == 0 ||
-	    daemon_queue_work(req->d, nics_sync_work, nics_sync_done, job) < 0)
-		nics_sync_done(job);
+	job->before = before;
+	if (json_object_size(before) == 0 ||
+	    daemon_queue_work(req->d, profile_apply_work, profile_apply_done, job) < 0)
+		profile_apply_done(job);
 }
 
 /* GET /1.0/profiles */
@@ -196,7 +197,8 @@ static int api_profile_update(struct api_request *req, bool patch)
 {
 	autoclean(error_clear) struct error err = ERROR_INIT;
 	autojson json_t *body = NULL, *current = NULL, *etag = NULL, *config = NULL;
-	autojson json_t *next = NULL;
+	autojson json_t *next = NULL, *users = NULL, *before = NULL;
+	const struct instance_env env = { .db = req->d->db, .dir = req->d->dir };
 	const char *name = api_param(req, "name");
 	json_t *devices;
 	int r;
@@ -230,9 +232,13 @@ static int api_profile_update(struct api_request *req, bool patch)
 	if (r < 0)
 		return api_reply_error(req, &err);
 	devices = json_object_get(body, "devices");
-	next = json_pack("{s:s, s:O, s:O}", "description", json_get_str(body, "description") ?: "",
+	next = json_pack("{s:s, s:O, s:o}", "description", json_get_str(body, "description") ?: "",
 			 "config", config, "devices",
-			 json_is_object(devices) ? devices : json_object());
+			 json_is_object(devices) ? json_incref(devices) : json_object());
+	r = db_profile_used_by(req->d->db, name, &users, &err);
+	if (r < 0)
+		return api_reply_error(req, &err);
+	before = instances_expansions(&env, users);
 	r = db_profile_update(req->d->db, name, next, &err);
 	if (r == 0)
 		r = profile_check_users(req, name, &err);
@@ -243,7 +249,7 @@ static int api_profile_update(struct api_request *req, bool patch)
 		error_clear(&undo);
 		return api_reply_error(req, &err);
 	}
-	profile_users_nics_sync(req, name);
+	profile_users_apply(req, take_ptr(before));
 	events_lifecycle(req->d->events, req->project, "profile-updated", req->path, NULL,
 			 &req->identity);
 	return api_reply_sync(req, NULL);

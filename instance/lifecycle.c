@@ -659,20 +659,57 @@ static void nics_sync_or_warn(const struct instance_env *env, const char *name,
 	error_clear(&err);
 }
 
-void instances_nics_sync(const struct instance_env *env, const json_t *names)
+json_t *instances_expansions(const struct instance_env *env, const json_t *names)
 {
+	json_t *out = json_object();
 	size_t i;
 	json_t *n;
 
 	json_array_foreach(names, i, n)
 	{
 		autoclean(instance_freep) struct instance *inst = NULL;
+
+		if (instance_load(env->db, json_string_value(n), &inst, NULL) == 0)
+			json_object_set_new(out, inst->name,
+					    json_pack("{s:O, s:O}", "config", inst->expanded_config,
+						      "devices", inst->expanded_devices));
+	}
+	return out;
+}
+
+void instances_profile_changed(const struct instance_env *env, const json_t *before)
+{
+	const char *name;
+	json_t *old;
+
+	json_object_foreach((json_t *)before, name, old)
+	{
+		autoclean(instance_freep) struct instance *inst = NULL;
+		autojson json_t *row = NULL;
 		struct error err = ERROR_INIT;
 
-		if (instance_load(env->db, json_string_value(n), &inst, &err) == 0)
+		instance_lock(name);
+		if (instance_load(env->db, name, &inst, &err) == 0) {
+			/* Limits and devices reach a running instance now, as LXD applies them. */
+			if (instance_is_running(env, inst) && inst->driver->update_live) {
+				if (inst->driver->update_live(
+					    env, inst, json_object_get(old, "config"),
+					    json_object_get(old, "devices"), &err) < 0)
+					log_warn(
+						"Failed to apply a profile change to running instance '%s': %s",
+						name, error_message(&err));
+				error_clear(&err);
+				/* The driver may have dropped volatile keys of a removed nic. */
+				row = instance_to_row(inst);
+				if (db_instance_update(env->db, name, row, &err) < 0)
+					log_warn("Failed to record instance '%s': %s", name,
+						 error_message(&err));
+			}
 			nics_sync_or_warn(env, inst->name, inst->expanded_config,
 					  inst->expanded_devices);
+		}
 		error_clear(&err);
+		instance_unlock(name);
 	}
 }
 

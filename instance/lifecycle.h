@@ -83,10 +83,15 @@ int instance_snapshot_restore(const struct instance_env *env, struct instance *i
 int instance_nics_validate(const struct instance_env *env, const json_t *devices,
 			   struct error *err);
 
-/* After a change of a profile they use: registers the nics of the instances called names
- * (a JSON array of strings) with their networks again, as the profiles now expand them
- * (static leases, DNS names). Failures are logged. Blocks. */
-void instances_nics_sync(const struct instance_env *env, const json_t *names);
+/* The expanded config and devices of the instances called names (a JSON array of
+ * strings), as {name: {"config", "devices"}}: taken before a change of a profile they use. */
+json_t *instances_expansions(const struct instance_env *env, const json_t *names);
+
+/* After a change of a profile they use (before: instances_expansions() from before it):
+ * running instances get the new limits and devices live (hot-plug), and every one's nics
+ * are registered with their networks again (static leases, DNS names). Failures are
+ * logged. Blocks. */
+void instances_profile_changed(const struct instance_env *env, const json_t *before);
 
 /* At daemon start: starts the instances that should run (boot.autostart, or running when
  * the host went down). Failures are logged. Blocks. */

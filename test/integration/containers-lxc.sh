@@ -227,6 +227,18 @@ lxc profile set p1 environment.GREETING hello || fail "profile set"
 lxc profile add c1 p1 >/dev/null || fail "profile add"
 assert_eq "$(lxc exec c1 -- sh -c 'echo $GREETING')" hello "profile environment"
 lxc profile delete p1 2>/dev/null && fail "deleted a profile in use"
+# A profile change reaches the running container at once: a limit and a disk.
+lxc profile set p1 limits.processes 77 || fail "profile set limits.processes"
+for _ in $(seq 50); do [ "$(cg_read pids pids.max pids.max)" = 77 ] && break; sleep 0.1; done
+assert_eq "$(cg_read pids pids.max pids.max)" 77 "a profile's limit applied live"
+lxc profile device add p1 pshare disk source="$LODGE_DIR/share" path=/mnt/pshare >/dev/null ||
+	fail "profile device add"
+for _ in $(seq 50); do lxc exec c1 -- test -f /mnt/pshare/f && break; sleep 0.1; done
+assert_eq "$(lxc exec c1 -- cat /mnt/pshare/f)" shared "a profile's disk hot-plugged"
+lxc profile device remove p1 pshare >/dev/null || fail "profile device remove"
+lxc profile unset p1 limits.processes || fail "profile unset"
+for _ in $(seq 50); do [ "$(cg_read pids pids.max pids.max)" = max ] && break; sleep 0.1; done
+assert_eq "$(cg_read pids pids.max pids.max)" max "a profile's limit lifted live"
 lxc profile remove c1 p1 >/dev/null || fail "profile remove"
 lxc profile delete p1 || fail "profile delete"
 
