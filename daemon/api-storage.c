@@ -784,6 +784,18 @@ static int path_volume_custom(struct api_request *req, enum storage_volume_type 
 	return 0;
 }
 
+/* A job on the volume the path names ({pool}, {name}), of type. */
+static struct storage_job *volume_job_new(struct api_request *req, storage_job_fn run,
+					  enum storage_volume_type type)
+{
+	struct storage_job *job = storage_job_new(req, run);
+
+	job->pool = xstrdup(api_param(req, "pool"));
+	job->name = xstrdup(api_param(req, "name"));
+	job->type = type;
+	return job;
+}
+
 /* PUT and PATCH /1.0/storage-pools/{pool}/volumes/custom/{name} {"config", "description"} */
 static int api_volume_update(struct api_request *req, bool patch)
 {
@@ -918,20 +930,14 @@ static int api_volume_post(struct api_request *req)
 		autofree char *url = str_printf("/1.0/storage-pools/%s/volumes/custom/%s",
 						api_param(req, "pool"), api_param(req, "name"));
 
-		job = storage_job_new(req, volume_move_run);
-		job->pool = xstrdup(api_param(req, "pool"));
-		job->name = xstrdup(api_param(req, "name"));
+		job = volume_job_new(req, volume_move_run, type);
 		job->new_name = xstrdup(name);
-		job->type = type;
 		job->body = take_ptr(body);
 		return storage_job_start_op(req, job, "Moving storage volume", url);
 	}
 
-	job = storage_job_new(req, volume_rename_run);
-	job->pool = xstrdup(api_param(req, "pool"));
-	job->name = xstrdup(api_param(req, "name"));
+	job = volume_job_new(req, volume_rename_run, type);
 	job->new_name = xstrdup(name);
-	job->type = type;
 	return storage_job_queue(req, job);
 }
 
@@ -962,10 +968,7 @@ static int api_volume_delete(struct api_request *req)
 	r = path_volume_custom(req, &type);
 	if (r < 0)
 		return r;
-	job = storage_job_new(req, volume_delete_run);
-	job->pool = xstrdup(api_param(req, "pool"));
-	job->name = xstrdup(api_param(req, "name"));
-	job->type = type;
+	job = volume_job_new(req, volume_delete_run, type);
 	return storage_job_queue(req, job);
 }
 
@@ -1004,10 +1007,7 @@ static int api_volume_state(struct api_request *req)
 	r = path_volume_type(req, &type);
 	if (r < 0)
 		return r;
-	job = storage_job_new(req, volume_state_run);
-	job->pool = xstrdup(api_param(req, "pool"));
-	job->name = xstrdup(api_param(req, "name"));
-	job->type = type;
+	job = volume_job_new(req, volume_state_run, type);
 	return storage_job_queue(req, job);
 }
 
@@ -1063,10 +1063,7 @@ static int snapshot_job_new(struct api_request *req, storage_job_fn run, struct 
 	r = path_volume_custom(req, &type);
 	if (r < 0)
 		return r;
-	job = storage_job_new(req, run);
-	job->pool = xstrdup(api_param(req, "pool"));
-	job->name = xstrdup(api_param(req, "name"));
-	job->type = type;
+	job = volume_job_new(req, run, type);
 	*ret = job;
 	return 0;
 }

@@ -1771,6 +1771,26 @@ undo_create:
 	return r;
 }
 
+/* The checks and mounts before copying volume src of type to dst: dst is a valid name
+ * (what names its kind in messages) and free, src exists (*ret_vol), both pools mounted. */
+static int copy_prepare(struct storage_pool *src_pool, struct storage_pool *dst_pool,
+			enum storage_volume_type type, const char *what, const char *src,
+			const char *dst, struct storage_volume **ret_vol, struct error *err)
+{
+	int r;
+
+	r = storage_name_check(what, dst, err);
+	if (r == 0)
+		r = storage_volume_load(src_pool, type, src, ret_vol, err);
+	if (r == 0)
+		r = volume_check_absent(dst_pool, type, dst, err);
+	if (r >= 0)
+		r = pool_mount(src_pool, err);
+	if (r >= 0)
+		r = pool_mount(dst_pool, err);
+	return r < 0 ? r : 0;
+}
+
 int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 			  struct storage_pool *dst_pool, const char *dst, unsigned flags,
 			  struct error *err)
@@ -1781,18 +1801,8 @@ int storage_instance_copy(struct storage_pool *src_pool, const char *src,
 	const char *base;
 	int r;
 
-	r = storage_name_check("instance", dst, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_load(src_pool, STORAGE_VOLUME_CONTAINER, src, &vol, err);
-	if (r < 0)
-		return r;
-	r = volume_check_absent(dst_pool, STORAGE_VOLUME_CONTAINER, dst, err);
-	if (r < 0)
-		return r;
-	r = pool_mount(src_pool, err);
-	if (r >= 0)
-		r = pool_mount(dst_pool, err);
+	r = copy_prepare(src_pool, dst_pool, STORAGE_VOLUME_CONTAINER, "instance", src, dst, &vol,
+			 err);
 	if (r < 0)
 		return r;
 
@@ -1913,18 +1923,8 @@ int storage_volume_copy_custom(struct storage_pool *src_pool, const char *src,
 	autoclean(storage_volume_freep) struct storage_volume *vol = NULL;
 	int r;
 
-	r = storage_name_check("storage volume", dst, err);
-	if (r < 0)
-		return r;
-	r = storage_volume_load(src_pool, STORAGE_VOLUME_CUSTOM, src, &vol, err);
-	if (r < 0)
-		return r;
-	r = volume_check_absent(dst_pool, STORAGE_VOLUME_CUSTOM, dst, err);
-	if (r < 0)
-		return r;
-	r = pool_mount(src_pool, err);
-	if (r >= 0)
-		r = pool_mount(dst_pool, err);
+	r = copy_prepare(src_pool, dst_pool, STORAGE_VOLUME_CUSTOM, "storage volume", src, dst,
+			 &vol, err);
 	if (r < 0)
 		return r;
 	if (src_pool->id == dst_pool->id)
