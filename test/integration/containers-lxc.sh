@@ -252,12 +252,15 @@ assert_eq "$(lxc list c1 -c s --format csv)" RUNNING "status after restart"
 # running container's init and notices when that exits).
 pid_before=$(lxc info c1 | awk '/^PID:/ {print $2}')
 lxc exec c1 -- reboot || fail "reboot inside"
-for _ in $(seq 100); do
+for _ in $(seq 300); do
 	pid_now=$(lxc info c1 | awk '/^PID:/ {print $2}')
 	[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] && [ "$(lxc list c1 -c s --format csv)" = RUNNING ] && break
 	sleep 0.1
 done
-[ -n "$pid_now" ] && [ "$pid_now" != "$pid_before" ] || fail "no new init after a reboot inside ($pid_before, ${pid_now:-none})"
+if [ -z "$pid_now" ] || [ "$pid_now" = "$pid_before" ]; then
+	tail -n 20 "$LODGE_DIR/logs/c1/lxc.log" >&2
+	fail "no new init after a reboot inside ($pid_before, ${pid_now:-none}, $(lxc list c1 -c s --format csv))"
+fi
 assert_eq "$(lxc exec c1 -- echo back)" back "exec after a reboot inside"
 lxc exec c1 -- poweroff || fail "poweroff inside"
 for _ in $(seq 100); do
