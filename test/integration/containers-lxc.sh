@@ -263,7 +263,7 @@ if [ -z "$pid_now" ] || [ "$pid_now" = "$pid_before" ]; then
 fi
 assert_eq "$(lxc exec c1 -- echo back)" back "exec after a reboot inside"
 lxc exec c1 -- poweroff || fail "poweroff inside"
-for _ in $(seq 100); do
+for _ in $(seq 300); do # busybox init takes ~3 s to halt
 	[ "$(lxc list c1 -c s --format csv)" = STOPPED ] && break
 	sleep 0.1
 done
