@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/stats.h"
 #include "lib/http-client.h"
 #include "lib/json.h"
 #include "lib/lxd-client.h"
@@ -31,10 +32,7 @@ static const char *image;
 
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return bench_now() * 1e3;
 }
 
 _noreturn_ static void die(const char *what, struct error *err)
@@ -43,18 +41,11 @@ _noreturn_ static void die(const char *what, struct error *err)
 	exit(1);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static void report(const char *name, double *v, size_t n)
 {
 	double median;
 
-	qsort(v, n, sizeof(*v), cmp_double);
+	bench_sort(v, n);
 	median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 	printf("%s %.2f %.2f %zu\n", name, median, v[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1], n);
 	fflush(stdout);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/stats.h"
 #include "lib/str.h"
 
 #include "lib/banned.h"
@@ -28,21 +29,6 @@ struct worker {
 	size_t n, cap;
 	int errors;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Reads one response from fd into buf (keeping leftovers); returns 0 or -1. */
 static int read_response(int fd, char *buf, size_t size, size_t *have)
@@ -108,8 +94,8 @@ static void *worker_run(void *data)
 		w->errors++;
 		goto out;
 	}
-	while (now() < w->deadline) {
-		double t0 = now();
+	while (bench_now() < w->deadline) {
+		double t0 = bench_now();
 
 		if (write(fd, req, reqlen) != (ssize_t)reqlen ||
 		    read_response(fd, buf, size, &have)) {
@@ -120,7 +106,7 @@ static void *worker_run(void *data)
 			w->cap = w->cap ? w->cap * 2 : 4096;
 			w->lat = xrealloc(w->lat, w->cap * sizeof(double));
 		}
-		w->lat[w->n++] = now() - t0;
+		w->lat[w->n++] = bench_now() - t0;
 	}
 out:
 	if (fd >= 0)
@@ -147,7 +133,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < conns; i++) {
 		w[i].sock = argv[1];
 		w[i].path = argv[2];
-		w[i].deadline = now() + seconds;
+		w[i].deadline = bench_now() + seconds;
 		pthread_create(&w[i].thread, NULL, worker_run, &w[i]);
 	}
 	for (size_t i = 0; i < conns; i++) {
@@ -161,7 +147,7 @@ int main(int argc, char **argv)
 		k += w[i].n;
 		free(w[i].lat);
 	}
-	qsort(all, total, sizeof(double), cmp_double);
+	bench_sort(all, total);
 	printf("rate %.0f p50 %.3f p99 %.3f n %zu errors %d\n", (double)total / seconds,
 	       total ? all[total / 2] * 1000 : 0,
 	       total ? all[(size_t)((double)total * 0.99)] * 1000 : 0, total, errors);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/stats.h"
 #include "lib/http-client.h"
 #include "lib/http-tls.h"
 #include "lib/str.h"
@@ -34,21 +35,6 @@ struct worker {
 	size_t n, cap;
 	int errors;
 };
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 static void record(struct worker *w, double t)
 {
@@ -91,14 +77,14 @@ static void *worker_reuse(void *data)
 		w->errors++;
 		return NULL;
 	}
-	while (now() < w->deadline) {
-		double t0 = now();
+	while (bench_now() < w->deadline) {
+		double t0 = bench_now();
 
 		if (get(w->b, c) < 0) {
 			w->errors++;
 			break;
 		}
-		record(w, now() - t0);
+		record(w, bench_now() - t0);
 	}
 	http_conn_free(c);
 	return NULL;
@@ -112,7 +98,7 @@ static double pct(const double *v, size_t n, double p)
 static int run_reuse(const struct bench *b, double seconds, size_t conns)
 {
 	struct worker *w = xcalloc(conns, sizeof(*w));
-	double start = now(), elapsed;
+	double start = bench_now(), elapsed;
 	size_t total = 0, k = 0;
 	int errors = 0;
 	double *all;
@@ -127,14 +113,14 @@ static int run_reuse(const struct bench *b, double seconds, size_t conns)
 		total += w[i].n;
 		errors += w[i].errors;
 	}
-	elapsed = now() - start;
+	elapsed = bench_now() - start;
 	all = xcalloc(total + 1, sizeof(double));
 	for (size_t i = 0; i < conns; i++) {
 		memcpy(all + k, w[i].lat, w[i].n * sizeof(double));
 		k += w[i].n;
 		free(w[i].lat);
 	}
-	qsort(all, total, sizeof(double), cmp_double);
+	bench_sort(all, total);
 	printf("rate %.0f p50 %.3f p99 %.3f n %zu errors %d\n", (double)total / elapsed,
 	       pct(all, total, 0.5), pct(all, total, 0.99), total, errors);
 	free(all);
@@ -148,15 +134,15 @@ static int run_fresh(const struct bench *b, size_t count)
 
 	for (size_t i = 0; i < count; i++) {
 		struct http_conn *c = NULL;
-		double t0 = now();
+		double t0 = bench_now();
 
 		if (connect_tls(b, &c) < 0 || get(b, c) < 0)
 			w.errors++;
 		else
-			record(&w, now() - t0);
+			record(&w, bench_now() - t0);
 		http_conn_free(c);
 	}
-	qsort(w.lat, w.n, sizeof(double), cmp_double);
+	bench_sort(w.lat, w.n);
 	printf("median %.3f p90 %.3f n %zu errors %d\n", pct(w.lat, w.n, 0.5), pct(w.lat, w.n, 0.9),
 	       w.n, w.errors);
 	free(w.lat);
