@@ -631,20 +631,7 @@ static int btrfs_volume_create_from_image(struct storage_pool *pool,
 static int btrfs_volume_delete(struct storage_pool *pool, const struct storage_volume *vol,
 			       struct error *err)
 {
-	autoclose int parent = -1;
-	int r;
-
-	r = dir_volume_unmount(pool, vol, err);
-	if (r < 0)
-		return r;
-	r = dir_open_at(pool, dir_type_dirs[vol->type], &parent, err);
-	if (r < 0)
-		return r;
-	r = btrfs_subvol_delete(parent, vol->name, err);
-	if (r < 0)
-		return r;
-	dir_snapshot_parent_prune(pool, vol->type, vol->name);
-	return 0;
+	return dir_volume_delete_with(pool, vol, btrfs_subvol_delete, err);
 }
 
 static int btrfs_volume_copy(struct storage_pool *pool, const struct storage_volume *src,

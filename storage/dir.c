@@ -541,8 +541,8 @@ bool dir_volume_is_mounted(struct storage_pool *pool, const struct storage_volum
 	return fd >= 0 && mount_is_root(fd, "rootfs");
 }
 
-static int dir_volume_delete(struct storage_pool *pool, const struct storage_volume *vol,
-			     struct error *err)
+int dir_volume_delete_with(struct storage_pool *pool, const struct storage_volume *vol,
+			   dir_remove_fn remove, struct error *err)
 {
 	autoclose int parent = -1;
 	int r;
@@ -553,11 +553,17 @@ static int dir_volume_delete(struct storage_pool *pool, const struct storage_vol
 	r = dir_open_at(pool, dir_type_dirs[vol->type], &parent, err);
 	if (r < 0)
 		return r;
-	r = tree_remove(parent, vol->name, err);
+	r = remove(parent, vol->name, err);
 	if (r < 0)
 		return r;
 	dir_snapshot_parent_prune(pool, vol->type, vol->name);
 	return 0;
+}
+
+static int dir_volume_delete(struct storage_pool *pool, const struct storage_volume *vol,
+			     struct error *err)
+{
+	return dir_volume_delete_with(pool, vol, tree_remove, err);
 }
 
 int dir_volume_rename(struct storage_pool *pool, const struct storage_volume *vol,

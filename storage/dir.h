@@ -72,6 +72,11 @@ int dir_snapshot_restore_with(struct storage_pool *pool, const struct storage_vo
 			      struct error *err);
 
 /* The storage_driver functions of the same names, on this layout. */
+/* Deletes volume vol: unmounts it, removes it with remove (a tree, a subvolume) from its
+ * type's directory, and prunes a snapshot directory left empty. */
+int dir_volume_delete_with(struct storage_pool *pool, const struct storage_volume *vol,
+			   dir_remove_fn remove, struct error *err);
+
 int dir_volume_unmount(struct storage_pool *pool, const struct storage_volume *vol,
 		       struct error *err);
 bool dir_volume_is_mounted(struct storage_pool *pool, const struct storage_volume *vol);
