@@ -709,7 +709,8 @@ static int mount_target(const char *devname, const char *path, char **ret, struc
 			"Invalid 'path' of device '%s': expected an absolute path without '.' or '..' components",
 			devname);
 	}
-	*ret = fstab_escape(path + 1);
+	if (ret)
+		*ret = fstab_escape(path + 1);
 	return 0;
 }
 
@@ -733,57 +734,55 @@ static int check_keys(const char *devname, const json_t *dev, const char *const 
 	return 0;
 }
 
-static int device_disk(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
-		       const json_t *dev, struct error *err)
+int lxc_disk_resolve(const char *devname, const json_t *dev, const json_t *volume_paths, bool idmap,
+		     struct lxc_disk *ret, struct error *err)
 {
 	static const char *const allowed[] = { "type",	   "path",	"source",   "readonly",
 					       "optional", "recursive", "required", "pool",
 					       "size",	   NULL };
 	const char *path = json_get_str(dev, "path");
 	const char *source = json_get_str(dev, "source");
-	autofree char *target = NULL;
-	autofree char *src = NULL;
+	struct lxc_disk d = { .source = source };
 	struct error verr = ERROR_INIT;
-	bool readonly = false, optional = false, recursive = false, required = true;
+	bool optional = false, required = true;
 	struct stat st;
 	int r;
 
-	/* The root disk is the rootfs the storage layer mounted for us. */
-	if (path && streq(path, "/"))
-		return 0;
 	r = check_keys(devname, dev, allowed, err);
 	if (r < 0)
 		return r;
 	if (!path)
 		return error_set(err, -EINVAL, "Device '%s' needs a 'path'", devname);
-	r = mount_target(devname, path, &target, err);
+	r = mount_target(devname, path, NULL, err);
 	if (r < 0)
 		return r;
+	d.path = path;
 	if (!source)
 		return error_set(err, -EINVAL, "Device '%s' needs a 'source'", devname);
-	r = bool_key(dev, "readonly", false, " of a disk", &readonly, err);
+	r = bool_key(dev, "readonly", false, " of a disk", &d.readonly, err);
 	if (r == 0)
 		r = bool_key(dev, "optional", false, " of a disk", &optional, err);
 	if (r == 0)
 		r = bool_key(dev, "required", !optional, " of a disk", &required, err);
 	if (r == 0)
-		r = bool_key(dev, "recursive", false, " of a disk", &recursive, err);
+		r = bool_key(dev, "recursive", false, " of a disk", &d.recursive, err);
 	if (r < 0)
 		return r;
+	d.required = required;
 
 	/* A custom volume, mounted by the storage layer; shifted into the container's ids by
 	 * an idmapped bind, so an unprivileged container can write to it. */
 	if (json_get_str(dev, "pool")) {
-		const char *host = json_get_str(in->volume_paths, devname);
-
-		if (!host)
+		d.source = json_get_str(volume_paths, devname);
+		if (!d.source)
 			return error_set(err, -ENOENT,
 					 "Device '%s': storage volume '%s' is not available",
 					 devname, source);
-		src = fstab_escape(host);
-		return conf_addf(sb, "lxc.mount.entry", err, "%s %s none bind,create=dir%s%s 0 0",
-				 src, target, readonly ? ",ro" : "",
-				 in->idmap ? ",idmap=container" : "");
+		d.is_dir = true;
+		d.idmap = idmap;
+		d.recursive = false;
+		*ret = d;
+		return 0;
 	}
 	if (config_validate_abspath(source, &verr) < 0) {
 		error_clear(&verr);
@@ -793,8 +792,11 @@ static int device_disk(struct strbuf *sb, const struct lxc_conf_input *in, const
 			devname);
 	}
 	if (stat(source, &st) < 0) {
-		if (errno == ENOENT && !required)
+		if (errno == ENOENT && !required) {
+			d.absent = true;
+			*ret = d;
 			return 0;
+		}
 		return error_errno(err, -errno, "Source '%s' of device '%s' is not usable", source,
 				   devname);
 	}
@@ -802,11 +804,37 @@ static int device_disk(struct strbuf *sb, const struct lxc_conf_input *in, const
 		return error_set(err, -EOPNOTSUPP,
 				 "Device '%s': only directories and files can be mounted, not '%s'",
 				 devname, source);
+	d.is_dir = S_ISDIR(st.st_mode);
+	*ret = d;
+	return 0;
+}
 
-	src = fstab_escape(source);
+static int device_disk(struct strbuf *sb, const struct lxc_conf_input *in, const char *devname,
+		       const json_t *dev, struct error *err)
+{
+	const char *path = json_get_str(dev, "path");
+	autofree char *target = NULL;
+	autofree char *src = NULL;
+	struct lxc_disk d;
+	int r;
+
+	/* The root disk is the rootfs the storage layer mounted for us. */
+	if (path && streq(path, "/"))
+		return 0;
+	r = lxc_disk_resolve(devname, dev, in->volume_paths, in->idmap != NULL, &d, err);
+	if (r < 0 || d.absent)
+		return r;
+	r = mount_target(devname, d.path, &target, err);
+	if (r < 0)
+		return r;
+	src = fstab_escape(d.source);
+	if (json_get_str(dev, "pool"))
+		return conf_addf(sb, "lxc.mount.entry", err, "%s %s none bind,create=dir%s%s 0 0",
+				 src, target, d.readonly ? ",ro" : "",
+				 d.idmap ? ",idmap=container" : "");
 	return conf_addf(sb, "lxc.mount.entry", err, "%s %s none %s,create=%s%s%s 0 0", src, target,
-			 recursive ? "rbind" : "bind", S_ISDIR(st.st_mode) ? "dir" : "file",
-			 readonly ? ",ro" : "", required ? "" : ",optional");
+			 d.recursive ? "rbind" : "bind", d.is_dir ? "dir" : "file",
+			 d.readonly ? ",ro" : "", d.required ? "" : ",optional");
 }
 
 static int parse_octal_mode(const char *s, unsigned *ret)

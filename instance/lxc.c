@@ -1416,47 +1416,25 @@ static int nic_unplug(struct lxc_container *c, const json_t *config, const char 
 
 /* Applies the nic changes of devices_live_diff() to running container c. */
 /* Mounts disk device name into the running container whose init is pid: a custom volume
- * (mounted by the storage layer, idmapped for an unprivileged container) or a host path. */
+ * (mounted by the storage layer, idmapped for an unprivileged container) or a host path,
+ * resolved as at start (lxc_disk_resolve()). */
 static int disk_plug(const struct instance_env *env, const struct instance *inst, pid_t pid,
 		     const char *name, const json_t *dev, struct error *err)
 {
-	const char *path = json_get_str(dev, "path");
-	const char *source = json_get_str(dev, "source");
 	const char *priv = json_get_str(inst->expanded_config, "security.privileged");
-	bool readonly = false, recursive = false, optional = false, privileged = false;
+	autojson json_t *one = json_pack("{s:O}", name, dev);
 	autojson json_t *paths = NULL;
-	struct error verr = ERROR_INIT;
-	struct stat st;
+	bool privileged = false;
+	struct lxc_disk d;
 	int r;
 
-	if (!path || !source || config_validate_abspath(path, &verr) < 0) {
-		error_clear(&verr);
-		return error_set(err, -EINVAL,
-				 "Device '%s' needs an absolute 'path' and a 'source'", name);
-	}
-	(void)parse_bool(json_get_str(dev, "readonly") ?: "false", &readonly);
-	(void)parse_bool(json_get_str(dev, "recursive") ?: "false", &recursive);
-	(void)parse_bool(json_get_str(dev, "optional") ?: "false", &optional);
 	(void)parse_bool(priv ?: "false", &privileged);
-	if (json_get_str(dev, "pool")) {
-		autojson json_t *one = json_pack("{s:O}", name, dev);
-
-		r = storage_disk_volume_paths(env->db, env->dir, one, &paths, err);
-		if (r < 0)
-			return r;
-		source = json_get_str(paths, name);
-		if (!source)
-			return error_set(err, -ENOENT,
-					 "Device '%s': its storage volume is not available", name);
-		return lxc_mount_inject(pid, source, path, !privileged, readonly, false, err);
-	}
-	if (config_validate_abspath(source, &verr) < 0) {
-		error_clear(&verr);
-		return error_set(err, -EINVAL, "Invalid 'source' of device '%s'", name);
-	}
-	if (stat(source, &st) < 0 && errno == ENOENT && optional)
-		return 0;
-	return lxc_mount_inject(pid, source, path, false, readonly, recursive, err);
+	r = storage_disk_volume_paths(env->db, env->dir, one, &paths, err);
+	if (r == 0)
+		r = lxc_disk_resolve(name, dev, paths, !privileged, &d, err);
+	if (r < 0 || d.absent)
+		return r;
+	return lxc_mount_inject(pid, d.source, d.path, d.idmap, d.readonly, d.recursive, err);
 }
 
 /* Applies the disk part of a device change to the running container whose init is pid. */

@@ -141,6 +141,22 @@ struct lxc_nic {
 	const char *mtu;       /* NULL: the bridge's */
 };
 
+/* A disk device other than the root, resolved: where it comes from on the host and how
+ * it is mounted. */
+struct lxc_disk {
+	const char *path;   /* in the container, absolute, validated */
+	const char *source; /* on the host: the path, or the custom volume's mount */
+	bool readonly, recursive, required, is_dir;
+	bool idmap;  /* a custom volume of an unprivileged container: idmapped */
+	bool absent; /* an optional source that does not exist: nothing to mount */
+};
+
+/* Checks disk device devname (keys, path, source, flags) and resolves it; a custom volume
+ * ("pool") through volume_paths (storage_disk_volume_paths()), idmapped when idmap. The
+ * strings point into dev and volume_paths. */
+int lxc_disk_resolve(const char *devname, const json_t *dev, const json_t *volume_paths, bool idmap,
+		     struct lxc_disk *ret, struct error *err);
+
 /* Checks nic device devname (a known nictype, every key known and valid) and resolves
  * it against config (the expanded config, with its volatile keys). */
 int lxc_nic_resolve(const json_t *config, const char *devname, const json_t *dev,
